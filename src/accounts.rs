@@ -1,0 +1,71 @@
+//! Accounts and access: users, roles, sessions, API tokens, and the extractors that tell
+//! handlers who is calling.
+
+pub mod api_tokens;
+pub mod auth;
+pub mod credentials;
+pub mod passwords;
+pub mod role;
+pub mod sessions;
+pub mod users;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{config::Config, http::AppState};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sessions::login))
+        .routes(routes!(sessions::logout))
+        .routes(routes!(users::get_me))
+        .routes(routes!(users::change_password))
+        .routes(routes!(users::list_users, users::create_user))
+        .routes(routes!(users::get_user, users::update_user))
+        .routes(routes!(api_tokens::list_tokens, api_tokens::create_token))
+        .routes(routes!(api_tokens::delete_token))
+}
+
+/// Creates the configured first admin when the database has no user yet.
+/// Safe with several processes starting at once: the loser of the race sees the email taken.
+pub async fn bootstrap_admin(state: &AppState, config: &Config) -> anyhow::Result<()> {
+    let Some(admin) = &config.bootstrap_admin else {
+        return Ok(());
+    };
+    let any_user: bool = sqlx::query_scalar("select exists (select 1 from users)")
+        .fetch_one(&state.db)
+        .await?;
+    if any_user {
+        return Ok(());
+    }
+    let new = users::NewUser::parse(
+        &admin.email,
+        &admin.name,
+        role::Role::Admin,
+        admin.password.clone(),
+        None,
+    )
+    .map_err(|err| anyhow::anyhow!("GALLEY_BOOTSTRAP_ADMIN_*: {}", describe(&err)))?;
+    match users::insert_user(&state.db, &state.passwords, new).await {
+        Ok(user) => {
+            tracing::info!(user.id = %user.id, "bootstrap admin created");
+            Ok(())
+        }
+        Err(crate::http::error::ApiError::Conflict(_)) => Ok(()),
+        Err(err) => Err(anyhow::anyhow!(
+            "creating the bootstrap admin: {}",
+            describe(&err)
+        )),
+    }
+}
+
+/// A one-line account of an API error, for the command line.
+pub fn describe(err: &crate::http::error::ApiError) -> String {
+    match err {
+        crate::http::error::ApiError::Validation(errors) => errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,248 @@
+//! API tokens for scripts and frontends: shown once at creation, stored as a hash, listed
+//! without secrets, revoked at once.
+
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{
+    auth::Auth,
+    credentials::{API_TOKEN_PREFIX, new_token},
+    role::Role,
+};
+use crate::{
+    http::{
+        AppState,
+        error::{ApiError, ApiResult},
+        extract::{ApiJson, ApiQuery, PathId},
+        pagination::{KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey, SortValues},
+    },
+    validate::Validator,
+};
+
+/// An API token, without its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiToken {
+    pub id: Uuid,
+    pub name: String,
+    pub role: Role,
+    /// The user who created the token; it acts on their behalf.
+    pub user_id: Uuid,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A newly created token: the only time its secret is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiToken {
+    #[serde(flatten)]
+    pub api_token: ApiToken,
+    /// The secret (`glt_…`). Store it now: it cannot be shown again.
+    pub token: String,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct TokenRow {
+    id: Uuid,
+    name: String,
+    role: String,
+    user_id: Uuid,
+    expires_at: Option<DateTime<Utc>>,
+    last_used_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<TokenRow> for ApiToken {
+    type Error = ApiError;
+
+    fn try_from(row: TokenRow) -> ApiResult<Self> {
+        Ok(Self {
+            role: Role::from_db(&row.role)?,
+            id: row.id,
+            name: row.name,
+            user_id: row.user_id,
+            expires_at: row.expires_at,
+            last_used_at: row.last_used_at,
+            created_at: row.created_at,
+        })
+    }
+}
+
+impl SortValues for TokenRow {
+    fn sort_value(&self, key: &str) -> KeyValue {
+        match key {
+            "created_at" => KeyValue::Time(self.created_at),
+            "name" => KeyValue::Text(self.name.clone()),
+            _ => KeyValue::Uuid(self.id),
+        }
+    }
+}
+
+const COLUMNS: &str = "t.id, t.name, t.role, t.user_id, t.expires_at, t.last_used_at, t.created_at";
+
+static SORT_KEYS: &[SortKey] = &[
+    SortKey {
+        name: "created_at",
+        column: "t.created_at",
+        kind: KeyKind::Time,
+    },
+    SortKey {
+        name: "name",
+        column: "t.name",
+        kind: KeyKind::Text,
+    },
+];
+static ID_KEY: SortKey = SortKey {
+    name: "id",
+    column: "t.id",
+    kind: KeyKind::Uuid,
+};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiToken {
+    /// What the token is for, e.g. "web frontend" or "nightly import".
+    name: String,
+    /// At most the creator's own role.
+    role: Role,
+    /// Optional expiry, in the future.
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// Create an API token (its secret is in this response only).
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateApiToken,
+    security(("bearer" = [])),
+    responses((status = 201, description = "Created", body = CreatedApiToken, headers(("location" = String)))))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiJson(body): ApiJson<CreateApiToken>,
+) -> ApiResult<impl IntoResponse> {
+    principal.require(Role::Contributor)?;
+    let mut v = Validator::new();
+    let name = v.text("name", &body.name, 200);
+    if body.expires_at.is_some_and(|t| t <= Utc::now()) {
+        v.error("expires_at", "must be in the future");
+    }
+    v.finish()?;
+    if body.role > principal.role {
+        return Err(ApiError::Forbidden(format!(
+            "a token cannot have a higher role than its creator ({})",
+            principal.role.as_str()
+        )));
+    }
+    let (token, hash) = new_token(API_TOKEN_PREFIX);
+    let row: TokenRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"
+        insert into api_tokens as t (id, user_id, name, role, token_hash, expires_at)
+        values ($1, $2, $3, $4, $5, $6)
+        returning {COLUMNS}
+        "#
+    )))
+    .bind(Uuid::now_v7())
+    .bind(principal.user_id)
+    .bind(name)
+    .bind(body.role.as_str())
+    .bind(hash)
+    .bind(body.expires_at)
+    .fetch_one(&state.db)
+    .await?;
+    let api_token = ApiToken::try_from(row)?;
+    tracing::info!(token.id = %api_token.id, role = api_token.role.as_str(), "API token created");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/v1/tokens/{}", api_token.id))],
+        Json(CreatedApiToken { api_token, token }),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListTokensQuery {
+    /// Page size, 1–100 (default 20; larger values are clamped).
+    limit: Option<i64>,
+    /// Opaque cursor from `meta.next_cursor`.
+    cursor: Option<String>,
+    /// 1-based page number (alternative to `cursor`).
+    page: Option<i64>,
+    /// `created_at` or `name`, `-` for descending. Default `-created_at`.
+    sort: Option<String>,
+    /// Admins only: the tokens of this user (default: everyone's for admins, else your own).
+    user_id: Option<Uuid>,
+}
+
+/// List API tokens: your own, or (admin) anyone's. Secrets are never listed.
+#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", params(ListTokensQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of tokens", body = ListResponse<ApiToken>)))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiQuery(query): ApiQuery<ListTokensQuery>,
+) -> ApiResult<Json<ListResponse<ApiToken>>> {
+    principal.require(Role::Contributor)?;
+    let owner = if principal.role == Role::Admin {
+        query.user_id
+    } else {
+        if query.user_id.is_some_and(|id| id != principal.user_id) {
+            return Err(ApiError::Forbidden(
+                "only admins may list other users' tokens".into(),
+            ));
+        }
+        Some(principal.user_id)
+    };
+    let sort = Sort::parse(query.sort.as_deref(), SORT_KEYS, "-created_at", &ID_KEY)?;
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), query.page, sort)?;
+    let mut qb = sqlx::QueryBuilder::new(format!("select {COLUMNS} from api_tokens t where ("));
+    qb.push_bind(owner).push("::uuid is null or t.user_id = ");
+    qb.push_bind(owner).push(")");
+    page.push_sql(&mut qb);
+    let rows: Vec<TokenRow> = qb.build_query_as().fetch_all(&state.db).await?;
+    let total: i64 = sqlx::query_scalar(
+        "select count(*) from api_tokens t where ($1::uuid is null or t.user_id = $1)",
+    )
+    .bind(owner)
+    .fetch_one(&state.db)
+    .await?;
+    let list = page.finish(rows, total, ApiToken::try_from);
+    Ok(Json(ListResponse {
+        data: list.data.into_iter().collect::<ApiResult<_>>()?,
+        meta: list.meta,
+    }))
+}
+
+/// Revoke an API token: it stops working on the next request.
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "tokens",
+    params(("id" = Uuid, Path, description = "Token id")),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Revoked")))]
+pub async fn delete_token(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    PathId(id): PathId,
+) -> ApiResult<StatusCode> {
+    principal.require(Role::Contributor)?;
+    let is_admin = principal.role == Role::Admin;
+    // Someone else's token is "not found" for a non-admin: its existence is not their business.
+    let deleted = sqlx::query("delete from api_tokens where id = $1 and ($2 or user_id = $3)")
+        .bind(id)
+        .bind(is_admin)
+        .bind(principal.user_id)
+        .execute(&state.db)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(token.id = %id, "API token revoked");
+    Ok(StatusCode::NO_CONTENT)
+}

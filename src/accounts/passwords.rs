@@ -1,0 +1,104 @@
+//! Password hashing with Argon2id (crate defaults: m = 19 MiB, t = 2, p = 1, the OWASP
+//! minimum), run on the blocking pool behind a semaphore: a burst of logins can neither stall
+//! the async workers nor allocate 19 MiB per request without bound.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use argon2::{
+    Argon2,
+    password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
+};
+use tokio::sync::{OnceCell, Semaphore};
+
+pub const MIN_LEN: usize = 8;
+pub const MAX_LEN: usize = 512;
+
+#[derive(Clone)]
+pub struct Passwords {
+    permits: Arc<Semaphore>,
+    /// Verified against when an email is unknown, so that answer takes as long as a wrong
+    /// password and does not reveal which emails have accounts.
+    dummy_hash: Arc<OnceCell<String>>,
+}
+
+impl Default for Passwords {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Passwords {
+    pub fn new() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self {
+            permits: Arc::new(Semaphore::new(cores)),
+            dummy_hash: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// Checks the length rules of a new password; the message is for the client.
+    pub fn check_policy(password: &str) -> Result<(), String> {
+        let chars = password.chars().count();
+        if chars < MIN_LEN {
+            return Err(format!("must be at least {MIN_LEN} characters"));
+        }
+        if chars > MAX_LEN {
+            return Err(format!("must be at most {MAX_LEN} characters"));
+        }
+        Ok(())
+    }
+
+    pub async fn hash(&self, password: String) -> anyhow::Result<String> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .context("password semaphore closed")?;
+        tokio::task::spawn_blocking(move || {
+            Argon2::default()
+                .hash_password(password.as_bytes())
+                .map(|hash| hash.to_string())
+                .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
+        })
+        .await
+        .context("password hashing task")?
+    }
+
+    /// Verifies `password` against `hash`, or against a dummy hash when there is no account,
+    /// so both answers cost the same.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> anyhow::Result<bool> {
+        let exists = hash.is_some();
+        let hash = match hash {
+            Some(hash) => hash,
+            None => self.dummy_hash().await?,
+        };
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .context("password semaphore closed")?;
+        let matches = tokio::task::spawn_blocking(move || {
+            let parsed = PasswordHash::new(&hash)
+                .map_err(|e| anyhow::anyhow!("stored password hash is malformed: {e}"))?;
+            Ok::<_, anyhow::Error>(
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok(),
+            )
+        })
+        .await
+        .context("password verification task")??;
+        Ok(exists && matches)
+    }
+
+    async fn dummy_hash(&self) -> anyhow::Result<String> {
+        self.dummy_hash
+            .get_or_try_init(|| async {
+                let random = crate::accounts::credentials::random_secret();
+                self.hash(random).await
+            })
+            .await
+            .cloned()
+    }
+}

@@ -1,0 +1,418 @@
+//! Authors: the bylines of articles. Readable by anyone (per `GALLEY_PUBLIC_READ`), written by
+//! editors. `email` is shown to signed-in callers only.
+
+use std::collections::BTreeMap;
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::IntoResponse,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json as DbJson;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    accounts::{
+        auth::{Auth, ReadAccess},
+        role::Role,
+    },
+    http::{
+        AppState,
+        error::{ApiError, ApiResult, Problem},
+        extract::{ApiJson, ApiQuery, IdOrSlug},
+        middleware::check_if_match,
+        pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues},
+        patch::Patch,
+    },
+    slug::{self, SlugTable},
+    validate::Validator,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_authors, create_author))
+        .routes(routes!(get_author, update_author, delete_author))
+}
+
+/// An author (byline).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Author {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub bio: Option<String>,
+    /// The author's picture (an Image); `null` when none is set.
+    #[schema(value_type = Option<Object>)]
+    pub avatar: Option<serde_json::Value>,
+    pub website: Option<String>,
+    /// Profile URLs by network: `{"x": "https://x.com/…", "weibo": "https://weibo.com/…"}`.
+    pub social: BTreeMap<String, String>,
+    /// Contact email; present for signed-in callers only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    /// Number of published articles bylined with this author.
+    pub article_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct AuthorRow {
+    id: Uuid,
+    slug: String,
+    name: String,
+    bio: Option<String>,
+    website: Option<String>,
+    social: DbJson<BTreeMap<String, String>>,
+    email: Option<String>,
+    article_count: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl AuthorRow {
+    fn into_author(self, signed_in: bool) -> Author {
+        Author {
+            id: self.id,
+            slug: self.slug,
+            name: self.name,
+            bio: self.bio,
+            avatar: None,
+            website: self.website,
+            social: self.social.0,
+            email: signed_in.then_some(self.email),
+            article_count: i64::from(self.article_count),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+impl SortValues for AuthorRow {
+    fn sort_value(&self, key: &str) -> KeyValue {
+        match key {
+            "name" => KeyValue::Text(self.name.clone()),
+            "article_count" => KeyValue::Int(i64::from(self.article_count)),
+            "created_at" => KeyValue::Time(self.created_at),
+            _ => KeyValue::Uuid(self.id),
+        }
+    }
+}
+
+const COLUMNS: &str = "a.id, a.slug, a.name, a.bio, a.website, a.social, a.email, \
+                       a.article_count, a.created_at, a.updated_at";
+
+static SORT_KEYS: &[SortKey] = &[
+    SortKey {
+        name: "name",
+        column: "a.name",
+        kind: KeyKind::Text,
+    },
+    SortKey {
+        name: "article_count",
+        column: "a.article_count",
+        kind: KeyKind::Int,
+    },
+    SortKey {
+        name: "created_at",
+        column: "a.created_at",
+        kind: KeyKind::Time,
+    },
+];
+static ID_KEY: SortKey = SortKey {
+    name: "id",
+    column: "a.id",
+    kind: KeyKind::Uuid,
+};
+
+async fn find(
+    db: impl sqlx::PgExecutor<'_>,
+    key: &IdOrSlug,
+    for_update: bool,
+) -> sqlx::Result<Option<AuthorRow>> {
+    let (id, slug) = key.binds();
+    let lock = if for_update { " for update" } else { "" };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from authors a where a.id = $1 or a.slug = $2{lock}"
+    )))
+    .bind(id)
+    .bind(slug)
+    .fetch_optional(db)
+    .await
+}
+
+/// List authors. Sort keys: `name` (default), `article_count`, `created_at`.
+#[utoipa::path(get, path = "/v1/authors", tag = "authors", params(ListParams),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "A page of authors", body = ListResponse<Author>)))]
+pub async fn list_authors(
+    State(state): State<AppState>,
+    ReadAccess(principal): ReadAccess,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<Json<ListResponse<Author>>> {
+    let page = params.page_request(SORT_KEYS, "name", &ID_KEY)?;
+    let mut qb = sqlx::QueryBuilder::new(format!("select {COLUMNS} from authors a where true"));
+    page.push_sql(&mut qb);
+    let rows: Vec<AuthorRow> = qb.build_query_as().fetch_all(&state.db).await?;
+    let total: i64 = sqlx::query_scalar("select count(*) from authors")
+        .fetch_one(&state.db)
+        .await?;
+    let signed_in = principal.is_some();
+    Ok(Json(
+        page.finish(rows, total, |row| row.into_author(signed_in)),
+    ))
+}
+
+/// Get an author by id or slug.
+#[utoipa::path(get, path = "/v1/authors/{id}", tag = "authors",
+    params(("id" = String, Path, description = "Author id or slug")),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The author", body = Author)))]
+pub async fn get_author(
+    State(state): State<AppState>,
+    ReadAccess(principal): ReadAccess,
+    key: IdOrSlug,
+) -> ApiResult<Json<Author>> {
+    let row = find(&state.db, &key, false)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(row.into_author(principal.is_some())))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAuthor {
+    /// 1–200 characters.
+    name: String,
+    /// Generated from the name when absent (transliterated: 管静鹏 → guan-jing-peng).
+    slug: Option<String>,
+    bio: Option<String>,
+    website: Option<String>,
+    social: Option<BTreeMap<String, String>>,
+    email: Option<String>,
+}
+
+/// The validated, writable fields of an author.
+struct AuthorFields {
+    name: String,
+    bio: Option<String>,
+    website: Option<String>,
+    social: BTreeMap<String, String>,
+    email: Option<String>,
+}
+
+fn validate_social(
+    v: &mut Validator,
+    social: BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    if social.len() > 20 {
+        v.error("social", "must have at most 20 entries");
+    }
+    social
+        .into_iter()
+        .map(|(network, url)| {
+            let field = format!("social.{network}");
+            let valid_key = (1..=30).contains(&network.len())
+                && network
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+            if !valid_key {
+                v.error(
+                    &field,
+                    "network names are 1-30 characters of a-z, 0-9 and _",
+                );
+            }
+            let url = v.web_url(&field, &url);
+            (network, url)
+        })
+        .collect()
+}
+
+/// Create an author (editor).
+#[utoipa::path(post, path = "/v1/authors", tag = "authors", request_body = CreateAuthor,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = Author, headers(("location" = String))),
+        (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_author(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiJson(body): ApiJson<CreateAuthor>,
+) -> ApiResult<impl IntoResponse> {
+    principal.require(Role::Editor)?;
+    let mut v = Validator::new();
+    let fields = AuthorFields {
+        name: v.text("name", &body.name, 200),
+        bio: v.optional_text("bio", body.bio, 5000),
+        website: body
+            .website
+            .filter(|w| !w.trim().is_empty())
+            .map(|w| v.web_url("website", &w)),
+        social: validate_social(&mut v, body.social.unwrap_or_default()),
+        email: body
+            .email
+            .filter(|e| !e.trim().is_empty())
+            .map(|e| v.email("email", &e)),
+    };
+    let explicit_slug = body.slug.map(|s| v.slug("slug", &s));
+    v.finish()?;
+
+    let row = slug::insert_with_slug(
+        &state.db,
+        SlugTable::Authors,
+        explicit_slug,
+        &fields.name,
+        |slug| {
+            sqlx::query_as::<_, AuthorRow>(sqlx::AssertSqlSafe(format!(
+                r#"
+            insert into authors as a (id, slug, name, bio, website, social, email)
+            values ($1, $2, $3, $4, $5, $6, $7)
+            returning {COLUMNS}
+            "#
+            )))
+            .bind(Uuid::now_v7())
+            .bind(slug)
+            .bind(&fields.name)
+            .bind(&fields.bio)
+            .bind(&fields.website)
+            .bind(DbJson(&fields.social))
+            .bind(&fields.email)
+            .fetch_one(&state.db)
+        },
+    )
+    .await?;
+    tracing::info!(author.id = %row.id, "author created");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/v1/authors/{}", row.id))],
+        Json(row.into_author(true)),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpdateAuthor {
+    #[schema(value_type = Option<String>)]
+    name: Patch<String>,
+    /// Changing the slug changes the author's URL; old URLs stop working.
+    #[schema(value_type = Option<String>)]
+    slug: Patch<String>,
+    #[schema(value_type = Option<String>)]
+    bio: Patch<String>,
+    #[schema(value_type = Option<String>)]
+    website: Patch<String>,
+    /// Replaces the whole map; `null` or `{}` clears it.
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    social: Patch<BTreeMap<String, String>>,
+    #[schema(value_type = Option<String>)]
+    email: Patch<String>,
+}
+
+/// Update an author (editor). Absent fields are kept; `null` clears an optional one.
+#[utoipa::path(patch, path = "/v1/authors/{id}", tag = "authors", request_body = UpdateAuthor,
+    params(("id" = String, Path, description = "Author id or slug")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated author", body = Author),
+        (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_author(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    key: IdOrSlug,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<UpdateAuthor>,
+) -> ApiResult<Json<Author>> {
+    principal.require(Role::Editor)?;
+    let mut v = Validator::new();
+    v.not_null("name", &body.name);
+    v.not_null("slug", &body.slug);
+    let name = body.name.map(|n| v.text("name", &n, 200));
+    let new_slug = body.slug.map(|s| v.slug("slug", &s));
+    let bio = body
+        .bio
+        .map_nullable(|b| v.optional_text("bio", Some(b), 5000));
+    let website = body
+        .website
+        .map_nullable(|w| (!w.trim().is_empty()).then(|| v.web_url("website", &w)));
+    let social = body.social.map(|s| validate_social(&mut v, s));
+    let email = body
+        .email
+        .map_nullable(|e| (!e.trim().is_empty()).then(|| v.email("email", &e)));
+    v.finish()?;
+
+    let mut tx = state.db.begin().await?;
+    let current = find(&mut *tx, &key, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    check_if_match(&headers, &current.clone().into_author(true))?;
+    let slug_value = match &new_slug {
+        Patch::Value(s) => s.clone(),
+        _ => current.slug.clone(),
+    };
+    let row: AuthorRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"
+        update authors as a set
+            name = $2, slug = $3, bio = $4, website = $5, social = $6, email = $7,
+            updated_at = now()
+        where a.id = $1
+        returning {COLUMNS}
+        "#
+    )))
+    .bind(current.id)
+    .bind(match name {
+        Patch::Value(n) => n,
+        _ => current.name.clone(),
+    })
+    .bind(&slug_value)
+    .bind(bio.apply(current.bio.clone()))
+    .bind(website.apply(current.website.clone()))
+    .bind(DbJson(
+        social
+            .apply(Some(current.social.0.clone()))
+            .unwrap_or_default(),
+    ))
+    .bind(email.apply(current.email.clone()))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|err| slug::conflict_on_update(err, SlugTable::Authors, &slug_value))?;
+    tx.commit().await?;
+    tracing::info!(author.id = %row.id, "author updated");
+    Ok(Json(row.into_author(true)))
+}
+
+/// Delete an author (editor). Users linked to the author keep their account, unlinked.
+#[utoipa::path(delete, path = "/v1/authors/{id}", tag = "authors",
+    params(("id" = String, Path, description = "Author id or slug")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The author has articles", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_author(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    key: IdOrSlug,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    principal.require(Role::Editor)?;
+    let mut tx = state.db.begin().await?;
+    let current = find(&mut *tx, &key, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    check_if_match(&headers, &current.clone().into_author(true))?;
+    sqlx::query("delete from authors where id = $1")
+        .bind(current.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(author.id = %current.id, "author deleted");
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,159 @@
+//! The command line: `galley [serve]`, `galley migrate`, `galley user create`.
+
+use std::{io::BufRead, process::ExitCode};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::{
+    accounts::{self, role::Role, users},
+    config::Config,
+    db,
+    http::{self, AppState},
+    telemetry,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "galley",
+    version,
+    about = "Galley, a headless CMS for publications"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create and migrate the database if needed, then serve the API (the default).
+    Serve,
+    /// Create the database if needed and apply pending migrations, then exit.
+    Migrate,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is read from the first line of standard input, never from
+    /// the command line (where it would land in shell history and `ps`).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "contributor")]
+        role: Role,
+    },
+}
+
+impl clap::ValueEnum for Role {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[Role::Contributor, Role::Author, Role::Editor, Role::Admin]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(err) = dotenvy::dotenv() {
+        if !err.not_found() {
+            eprintln!("error: reading .env: {err}");
+            return ExitCode::FAILURE;
+        }
+    }
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: invalid configuration: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: starting the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "galley stopped");
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let pool = db::connect(&config).await?;
+            db::migrate(&pool).await?;
+            println!("database is migrated");
+            Ok(())
+        }
+        Command::User(UserCommand::Create { email, name, role }) => {
+            let pool = db::connect(&config).await?;
+            db::migrate(&pool).await?;
+            let password = read_password()?;
+            let state = AppState::new(pool, config);
+            let new = users::NewUser::parse(&email, &name, role, password, None)
+                .map_err(|err| anyhow::anyhow!("{}", accounts::describe(&err)))?;
+            let user = users::insert_user(&state.db, &state.passwords, new)
+                .await
+                .map_err(|err| anyhow::anyhow!("{}", accounts::describe(&err)))?;
+            println!(
+                "created {} user {} ({})",
+                role.as_str(),
+                user.email,
+                user.id
+            );
+            Ok(())
+        }
+    }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        eprint!("password (input is visible; pipe it in to avoid that): ");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(!password.is_empty(), "no password on standard input");
+    Ok(password)
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let pool = db::connect(&config).await?;
+    db::migrate(&pool).await?;
+    let bind = config.bind;
+    let state = AppState::new(pool, config);
+    accounts::bootstrap_admin(&state, &state.config.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding GALLEY_BIND={bind}"))?;
+    tracing::info!(address = %bind, "galley is serving");
+    http::serve(listener, http::app(state), http::shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("galley stopped cleanly");
+    Ok(())
+}

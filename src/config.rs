@@ -1,0 +1,330 @@
+//! Runtime configuration, read once at start from the environment (and `.env`).
+//!
+//! Every variable has a default that works on a developer machine; a value that is present but
+//! invalid stops the process with a message naming the variable, never a silent fallback.
+
+use std::{net::SocketAddr, time::Duration};
+
+use axum::http::HeaderValue;
+use ipnet::IpNet;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The first admin, created at start when no user exists yet.
+#[derive(Clone)]
+pub struct BootstrapAdmin {
+    pub email: String,
+    pub name: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for BootstrapAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapAdmin")
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub db_max_connections: u32,
+    pub bind: SocketAddr,
+    pub public_read: bool,
+    pub cors_origins: Vec<HeaderValue>,
+    pub log_format: LogFormat,
+    pub body_limit_bytes: usize,
+    pub request_timeout: Duration,
+    pub cache_max_age_secs: u32,
+    pub cache_stale_while_revalidate_secs: u32,
+    pub session_ttl: Duration,
+    pub trusted_proxies: Vec<IpNet>,
+    pub login_failures_per_account: i64,
+    pub login_failures_per_client: i64,
+    pub login_failure_window: Duration,
+    pub bootstrap_admin: Option<BootstrapAdmin>,
+}
+
+/// A configuration variable that is present but unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {message}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The defaults, as a test or a fresh machine sees them.
+    pub fn defaults() -> Self {
+        // The defaults are all valid, so this cannot fail; keep it total anyway.
+        Self::from_lookup(|_| None).unwrap_or_else(|err| panic!("default configuration: {err}"))
+    }
+
+    /// Reads configuration through `lookup`, so tests can feed any environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+        let bootstrap_admin = match (
+            get("GALLEY_BOOTSTRAP_ADMIN_EMAIL"),
+            get("GALLEY_BOOTSTRAP_ADMIN_PASSWORD"),
+        ) {
+            (None, None) => None,
+            (Some(email), Some(password)) => Some(BootstrapAdmin {
+                email,
+                password,
+                name: get("GALLEY_BOOTSTRAP_ADMIN_NAME").unwrap_or_else(|| "Admin".into()),
+            }),
+            (Some(_), None) => {
+                return Err(err(
+                    "GALLEY_BOOTSTRAP_ADMIN_PASSWORD",
+                    "must be set together with GALLEY_BOOTSTRAP_ADMIN_EMAIL",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(err(
+                    "GALLEY_BOOTSTRAP_ADMIN_EMAIL",
+                    "must be set together with GALLEY_BOOTSTRAP_ADMIN_PASSWORD",
+                ));
+            }
+        };
+
+        Ok(Self {
+            database_url: get("DATABASE_URL")
+                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/galley".into()),
+            db_max_connections: parse_num(&get, "GALLEY_DB_MAX_CONNECTIONS", 10, 1, 1000)?,
+            bind: parse(
+                &get,
+                "GALLEY_BIND",
+                "127.0.0.1:8080",
+                "a host:port such as 127.0.0.1:8080",
+            )?,
+            public_read: parse_bool(&get, "GALLEY_PUBLIC_READ", true)?,
+            cors_origins: parse_origins(get("GALLEY_CORS_ORIGINS"))?,
+            log_format: match get("GALLEY_LOG_FORMAT").as_deref() {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(other) => {
+                    return Err(err(
+                        "GALLEY_LOG_FORMAT",
+                        format!("'{other}' is not one of: text, json"),
+                    ));
+                }
+            },
+            body_limit_bytes: parse_num(
+                &get,
+                "GALLEY_BODY_LIMIT_BYTES",
+                1024 * 1024,
+                1024,
+                1024 * 1024 * 1024,
+            )?,
+            request_timeout: Duration::from_secs(parse_num(
+                &get,
+                "GALLEY_REQUEST_TIMEOUT_SECS",
+                30,
+                1,
+                3600,
+            )?),
+            cache_max_age_secs: parse_num(&get, "GALLEY_CACHE_MAX_AGE_SECS", 60, 0, 31_536_000)?,
+            cache_stale_while_revalidate_secs: parse_num(
+                &get,
+                "GALLEY_CACHE_STALE_WHILE_REVALIDATE_SECS",
+                300,
+                0,
+                31_536_000,
+            )?,
+            session_ttl: Duration::from_secs(
+                parse_num::<u64>(&get, "GALLEY_SESSION_TTL_HOURS", 168, 1, 24 * 366)? * 3600,
+            ),
+            trusted_proxies: parse_proxies(get("GALLEY_TRUSTED_PROXIES"))?,
+            login_failures_per_account: parse_num(
+                &get,
+                "GALLEY_LOGIN_FAILURES_PER_ACCOUNT",
+                5,
+                1,
+                10_000,
+            )?,
+            login_failures_per_client: parse_num(
+                &get,
+                "GALLEY_LOGIN_FAILURES_PER_CLIENT",
+                20,
+                1,
+                100_000,
+            )?,
+            login_failure_window: Duration::from_secs(parse_num::<u64>(
+                &get,
+                "GALLEY_LOGIN_FAILURE_WINDOW_SECS",
+                900,
+                1,
+                86_400,
+            )?),
+            bootstrap_admin,
+        })
+    }
+}
+
+fn err(name: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        name,
+        message: message.into(),
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+    expected: &str,
+) -> Result<T, ConfigError> {
+    let raw = get(name).unwrap_or_else(|| default.to_owned());
+    raw.trim()
+        .parse()
+        .map_err(|_| err(name, format!("'{raw}' is not {expected}")))
+}
+
+fn parse_num<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(raw) = get(name) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<T>() {
+        Ok(v) if v >= min && v <= max => Ok(v),
+        _ => Err(err(
+            name,
+            format!("'{raw}' is not a whole number between {min} and {max}"),
+        )),
+    }
+}
+
+fn parse_bool(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match get(name).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(other) => Err(err(name, format!("'{other}' is not true or false"))),
+    }
+}
+
+fn parse_origins(raw: Option<String>) -> Result<Vec<HeaderValue>, ConfigError> {
+    const NAME: &str = "GALLEY_CORS_ORIGINS";
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|origin| {
+            let valid = (origin.starts_with("https://") || origin.starts_with("http://"))
+                && !origin.trim_end_matches('/').contains(['?', '#', ' '])
+                && origin.matches('/').count() == 2;
+            if !valid {
+                return Err(err(
+                    NAME,
+                    format!("'{origin}' is not an origin such as https://www.example.com"),
+                ));
+            }
+            HeaderValue::from_str(origin)
+                .map_err(|_| err(NAME, format!("'{origin}' is not a valid header value")))
+        })
+        .collect()
+}
+
+fn parse_proxies(raw: Option<String>) -> Result<Vec<IpNet>, ConfigError> {
+    const NAME: &str = "GALLEY_TRUSTED_PROXIES";
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| err(NAME, format!("'{p}' is not an IP address or CIDR range")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_documented_values() {
+        let config = Config::defaults();
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+        assert!(config.public_read);
+        assert_eq!(config.session_ttl, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(
+            config.database_url,
+            "postgres://postgres@127.0.0.1:5432/galley"
+        );
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_variable() {
+        for (name, value) in [
+            ("GALLEY_BIND", "not-an-address"),
+            ("GALLEY_PUBLIC_READ", "maybe"),
+            ("GALLEY_LOG_FORMAT", "xml"),
+            ("GALLEY_BODY_LIMIT_BYTES", "-5"),
+            ("GALLEY_SESSION_TTL_HOURS", "0"),
+            ("GALLEY_TRUSTED_PROXIES", "10.0.0.0/99"),
+            ("GALLEY_CORS_ORIGINS", "www.example.com"),
+        ] {
+            let error = with(&[(name, value)]).expect_err(name);
+            assert_eq!(error.name, name);
+            assert!(error.to_string().starts_with(name), "{error}");
+        }
+    }
+
+    #[test]
+    fn bootstrap_admin_needs_both_email_and_password() {
+        let error = with(&[("GALLEY_BOOTSTRAP_ADMIN_EMAIL", "a@b.c")]).expect_err("half set");
+        assert_eq!(error.name, "GALLEY_BOOTSTRAP_ADMIN_PASSWORD");
+        let config = with(&[
+            ("GALLEY_BOOTSTRAP_ADMIN_EMAIL", "a@b.c"),
+            ("GALLEY_BOOTSTRAP_ADMIN_PASSWORD", "secret-secret"),
+        ])
+        .expect("valid");
+        assert!(!format!("{config:?}").contains("secret-secret"));
+    }
+
+    #[test]
+    fn trusted_proxies_accept_addresses_and_ranges() {
+        let config = with(&[("GALLEY_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")]).expect("valid");
+        assert_eq!(config.trusted_proxies.len(), 2);
+    }
+}

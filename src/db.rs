@@ -1,0 +1,106 @@
+//! The database: creating it when missing, applying the embedded migrations, readiness.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use sqlx::{
+    PgPool, Postgres,
+    migrate::{MigrateDatabase, Migrator},
+    postgres::PgPoolOptions,
+};
+
+use crate::config::Config;
+
+/// The migrations compiled into this binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Connects, creating the database first when it does not exist. Waits for the server while it
+/// is unreachable (a container starting beside us), so start-up order does not matter.
+pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
+    let mut delay = Duration::from_millis(250);
+    let mut attempts = 0;
+    loop {
+        match try_connect(config).await {
+            Ok(pool) => return Ok(pool),
+            Err(err) if attempts < 40 => {
+                attempts += 1;
+                tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "database not ready");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            Err(err) => {
+                return Err(err.context("giving up on the database after repeated failures"));
+            }
+        }
+    }
+}
+
+async fn try_connect(config: &Config) -> anyhow::Result<PgPool> {
+    let url = &config.database_url;
+    if !Postgres::database_exists(url)
+        .await
+        .context("checking whether the database exists (DATABASE_URL)")?
+    {
+        tracing::info!("creating the database named in DATABASE_URL");
+        if let Err(err) = Postgres::create_database(url).await {
+            // Another process may have created it between our check and our create.
+            if !Postgres::database_exists(url).await.unwrap_or(false) {
+                return Err(anyhow::Error::from(err).context("creating the database"));
+            }
+        }
+    }
+    PgPoolOptions::new()
+        .max_connections(config.db_max_connections)
+        // Short, so that /readyz and requests fail fast with a 503 while the database is down;
+        // the pool reconnects by itself when it returns.
+        .acquire_timeout(Duration::from_secs(3))
+        .connect(url)
+        .await
+        .context("connecting to the database (DATABASE_URL)")
+}
+
+/// Applies pending migrations; refuses a database migrated by a newer Galley.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    if let Some(applied) = newest_applied(pool).await? {
+        let known = newest_known();
+        if applied > known {
+            bail!(
+                "the database schema is at migration {applied}, newer than this binary knows \
+                 (up to {known}); run the Galley version that migrated it, or a newer one"
+            );
+        }
+    }
+    MIGRATOR
+        .run(pool)
+        .await
+        .context("applying database migrations")?;
+    Ok(())
+}
+
+fn newest_known() -> i64 {
+    MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+}
+
+async fn newest_applied(pool: &PgPool) -> anyhow::Result<Option<i64>> {
+    let table_exists: bool =
+        sqlx::query_scalar("select to_regclass('_sqlx_migrations') is not null")
+            .fetch_one(pool)
+            .await
+            .context("reading the migration table")?;
+    if !table_exists {
+        return Ok(None);
+    }
+    sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
+        .fetch_one(pool)
+        .await
+        .context("reading applied migrations")
+}
+
+/// Ready means: the database answers and has every migration this binary knows.
+pub async fn check_ready(pool: &PgPool) -> Result<(), &'static str> {
+    match newest_applied(pool).await {
+        Err(_) => Err("the database is not reachable"),
+        Ok(Some(applied)) if applied >= newest_known() => Ok(()),
+        Ok(_) => Err("database migrations are not applied"),
+    }
+}

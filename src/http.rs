@@ -1,0 +1,208 @@
+//! The HTTP service: shared state, the one place where routes and layers are assembled
+//! (`app`), and serving with graceful shutdown.
+
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod ops;
+pub mod pagination;
+pub mod patch;
+pub mod request_id;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Extension, Router,
+    extract::{DefaultBodyLimit, FromRef},
+    http::{HeaderValue, Method, Request, header},
+};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::{
+    LatencyUnit,
+    catch_panic::CatchPanicLayer,
+    compression::CompressionLayer,
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
+    set_header::SetResponseHeaderLayer,
+    trace::{DefaultOnResponse, TraceLayer},
+};
+
+use crate::{accounts::passwords::Passwords, config::Config};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub config: Arc<Config>,
+    pub passwords: Passwords,
+}
+
+impl AppState {
+    pub fn new(db: PgPool, config: Config) -> Self {
+        Self {
+            db,
+            config: Arc::new(config),
+            passwords: Passwords::new(),
+        }
+    }
+}
+
+impl FromRef<AppState> for Arc<Config> {
+    fn from_ref(state: &AppState) -> Self {
+        state.config.clone()
+    }
+}
+
+/// The whole API: routes, OpenAPI document, and the middleware stack.
+pub fn app(state: AppState) -> Router {
+    let (router, doc) = openapi::api_router().split_for_parts();
+    let docs = Arc::new(openapi::ApiDocs::build(doc));
+    with_middleware(router.layer(Extension(docs)), state)
+}
+
+/// Wraps routes in the middleware stack. Public so tests can mount probe routes (a panicking or
+/// slow handler) behind exactly the production stack.
+pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
+    let config = state.config.clone();
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request<_>| {
+            let path = request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or_else(
+                    || request.uri().path().to_owned(),
+                    |p| p.as_str().to_owned(),
+                );
+            let request_id = request
+                .headers()
+                .get(&request_id::X_REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            tracing::info_span!("request", method = %request.method(), path, request_id)
+        })
+        .on_response(
+            DefaultOnResponse::new()
+                .level(tracing::Level::INFO)
+                .latency_unit(LatencyUnit::Millis),
+        );
+
+    let stack = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(request_id::sanitize))
+        .layer(SetRequestIdLayer::new(
+            request_id::X_REQUEST_ID.clone(),
+            request_id::MakeUuidV7,
+        ))
+        .layer(trace)
+        .layer(PropagateRequestIdLayer::new(
+            request_id::X_REQUEST_ID.clone(),
+        ))
+        .layer(axum::middleware::from_fn(request_id::scope))
+        .option_layer(cors(&config))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(CompressionLayer::new())
+        .layer(axum::middleware::from_fn_with_state(
+            config.clone(),
+            middleware::caching,
+        ))
+        .layer(axum::middleware::from_fn(middleware::problem_fallback))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn_with_state(
+            config.clone(),
+            middleware::timeout,
+        ))
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes));
+
+    routes
+        .fallback(middleware::route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(stack)
+        .with_state(state)
+}
+
+async fn method_not_allowed() -> axum::http::StatusCode {
+    // Axum adds `Allow`; the problem-fallback layer turns this into a problem document.
+    axum::http::StatusCode::METHOD_NOT_ALLOWED
+}
+
+fn cors(config: &Config) -> Option<CorsLayer> {
+    if config.cors_origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(config.cors_origins.clone()))
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            request_id::X_REQUEST_ID.clone(),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            request_id::X_REQUEST_ID.clone(),
+        ])
+        .max_age(Duration::from_secs(600));
+    Some(layer)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and drains in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Resolves on SIGTERM or Ctrl-C (SIGINT).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; draining in-flight requests");
+}

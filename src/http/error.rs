@@ -1,0 +1,267 @@
+//! The one error type of the HTTP API and its RFC 9457 `application/problem+json` form.
+//!
+//! Handlers return `Result<_, ApiError>`; every failure a client can see is built here, so the
+//! shape, the `type` URIs and the rule "a 500 never reveals internals" hold in one place.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One invalid field in a request, addressed by its path (`body[3].children[0].url`).
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the kind of problem, e.g. `/problems/validation`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Present on `422`: one entry per invalid field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    /// The id also carried by the `x-request-id` header and the server's log lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("unauthorized: {0}")]
+    Unauthorized(&'static str),
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("payload too large")]
+    PayloadTooLarge(String),
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("too many requests")]
+    TooManyRequests { retry_after_secs: u64 },
+    #[error("service unavailable: {0}")]
+    Unavailable(&'static str),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::BadRequest(detail.into())
+    }
+
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn problem(&self) -> Problem {
+        let (kind, title, detail, errors) = match self {
+            Self::BadRequest(d) => ("bad-request", "Bad request", Some(d.clone()), None),
+            Self::Unauthorized(d) => (
+                "unauthorized",
+                "Authentication required",
+                Some((*d).to_owned()),
+                None,
+            ),
+            Self::InvalidCredentials => (
+                "invalid-credentials",
+                "Invalid email or password",
+                None,
+                None,
+            ),
+            Self::Forbidden(d) => ("forbidden", "Not allowed", Some(d.clone()), None),
+            Self::NotFound => (
+                "not-found",
+                "Not found",
+                Some("no such resource".to_owned()),
+                None,
+            ),
+            Self::Conflict(d) => ("conflict", "Conflict", Some(d.clone()), None),
+            Self::PreconditionFailed => (
+                "precondition-failed",
+                "Precondition failed",
+                Some("the resource changed since the If-Match ETag was read".to_owned()),
+                None,
+            ),
+            Self::PayloadTooLarge(d) => (
+                "payload-too-large",
+                "Payload too large",
+                Some(d.clone()),
+                None,
+            ),
+            Self::UnsupportedMediaType(d) => (
+                "unsupported-media-type",
+                "Unsupported media type",
+                Some(d.clone()),
+                None,
+            ),
+            Self::Validation(errors) => (
+                "validation",
+                "Validation failed",
+                Some(match errors.len() {
+                    1 => "1 field is invalid".to_owned(),
+                    n => format!("{n} fields are invalid"),
+                }),
+                Some(errors.clone()),
+            ),
+            Self::TooManyRequests { retry_after_secs } => (
+                "rate-limited",
+                "Too many requests",
+                Some(format!("try again in {retry_after_secs} seconds")),
+                None,
+            ),
+            Self::Unavailable(d) => (
+                "unavailable",
+                "Service unavailable",
+                Some((*d).to_owned()),
+                None,
+            ),
+            Self::Internal(_) => (
+                "internal",
+                "Internal server error",
+                Some("the server failed; quote the request id when reporting this".to_owned()),
+                None,
+            ),
+        };
+        Problem {
+            kind: format!("/problems/{kind}"),
+            title: title.to_owned(),
+            status: self.status().as_u16(),
+            detail,
+            errors,
+            request_id: None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut => Self::Unavailable("the database is not reachable"),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut problem = self.problem();
+        if let Self::Internal(cause) = &self {
+            // The one place a server failure is logged: inside the request span, so the line
+            // carries the request id that the client sees in the body.
+            tracing::error!(error = ?cause, "request failed");
+            problem.request_id = super::request_id::current();
+        }
+        let mut response = problem_response(self.status(), &problem);
+        match self {
+            Self::TooManyRequests { retry_after_secs } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            Self::Unauthorized(_) | Self::InvalidCredentials => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// Serialises a problem with the right status and media type.
+pub fn problem_response(status: StatusCode, problem: &Problem) -> Response {
+    let mut response = (status, Json(problem)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    response
+}
+
+/// A plain problem for a status that has no richer cause (fallbacks, rewritten framework errors).
+pub fn status_problem(status: StatusCode, detail: Option<String>) -> Problem {
+    let kind = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_ascii_lowercase()
+        .replace(' ', "-");
+    Problem {
+        kind: format!("/problems/{kind}"),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail,
+        errors: None,
+        request_id: if status.is_server_error() {
+            super::request_id::current()
+        } else {
+            None
+        },
+    }
+}
+
+/// Maps a unique or foreign-key violation, by constraint name, to the client's error.
+///
+/// Call sites list the constraints they expect; anything else stays a 500, because an
+/// unexpected constraint means a bug, not bad input.
+pub fn on_constraint(err: sqlx::Error, map: &[(&str, fn() -> ApiError)]) -> ApiError {
+    if let sqlx::Error::Database(db) = &err {
+        if let Some(constraint) = db.constraint() {
+            if let Some((_, to_error)) = map.iter().find(|(name, _)| *name == constraint) {
+                return to_error();
+            }
+        }
+    }
+    err.into()
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,233 @@
+//! Extractors whose rejections are our problem responses, never axum's plain text.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Path, Request},
+    http::{HeaderMap, header, request::Parts},
+};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::error::{ApiError, FieldError};
+
+/// A JSON body: `415` unless the content type is JSON, `413` past the body limit, `400` when the
+/// bytes are not JSON, `422` (with the field's path) when they are JSON of the wrong shape,
+/// including unknown fields.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "expected Content-Type: application/json".into(),
+            ));
+        }
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status().as_u16() {
+                    413 => {
+                        ApiError::PayloadTooLarge("the request body exceeds the size limit".into())
+                    }
+                    _ => ApiError::bad_request(rejection.body_text()),
+                })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses a JSON document the way request bodies are parsed (also used per NDJSON line).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = without_position(&inner.to_string());
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                ApiError::Validation(vec![FieldError::new(field_of(&path, &message), message)])
+            }
+            serde_json::error::Category::Eof if bytes.iter().all(u8::is_ascii_whitespace) => {
+                ApiError::bad_request("the request body is empty; expected a JSON document")
+            }
+            _ => ApiError::bad_request(format!("malformed JSON: {message}")),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|err| ApiError::bad_request(format!("malformed JSON: {err}")))?;
+    Ok(value)
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || (essence.len() > 17
+            && essence[..12].eq_ignore_ascii_case("application/")
+            && essence.to_ascii_lowercase().ends_with("+json"))
+}
+
+/// serde_json appends "at line 1 column 7" to messages; the field path says more.
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The field a serde message is about: the path, or for missing/unknown fields the name
+/// serde quotes (the path then points at the enclosing object).
+fn field_of(path: &str, message: &str) -> String {
+    let named = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|prefix| message.strip_prefix(prefix))
+        .and_then(|rest| rest.split('`').next());
+    match (path, named) {
+        (".", Some(name)) => name.to_owned(),
+        (_, Some(name)) if message.starts_with("missing") => format!("{path}.{name}"),
+        _ if path == "." => String::new(),
+        _ => path.to_owned(),
+    }
+}
+
+/// Query parameters: anything malformed or unknown is a `400` naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(ApiQuery)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                let message = err
+                    .into_inner()
+                    .to_string()
+                    .replace("unknown field", "unknown query parameter");
+                if path == "." {
+                    ApiError::bad_request(format!("invalid query: {message}"))
+                } else {
+                    ApiError::bad_request(format!("invalid query parameter '{path}': {message}"))
+                }
+            })
+    }
+}
+
+/// A resource addressed by UUID only.
+pub struct PathId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let raw = path_segment(parts, state).await?;
+        Uuid::parse_str(&raw)
+            .map(PathId)
+            .map_err(|_| ApiError::bad_request(format!("'{raw}' is not a valid id (a UUID)")))
+    }
+}
+
+/// A resource addressed by id or by slug (`/v1/authors/guan-jing-peng`).
+#[derive(Debug, Clone)]
+pub enum IdOrSlug {
+    Id(Uuid),
+    Slug(String),
+}
+
+impl IdOrSlug {
+    /// The two optional bind values for `where id = $1 or slug = $2`.
+    pub fn binds(&self) -> (Option<Uuid>, Option<&str>) {
+        match self {
+            Self::Id(id) => (Some(*id), None),
+            Self::Slug(slug) => (None, Some(slug)),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IdOrSlug {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let raw = path_segment(parts, state).await?;
+        if let Ok(id) = Uuid::parse_str(&raw) {
+            return Ok(Self::Id(id));
+        }
+        // A string that is not a valid slug cannot name anything: not found, not a bad request.
+        if crate::slug::validate(&raw).is_err() {
+            return Err(ApiError::NotFound);
+        }
+        Ok(Self::Slug(raw))
+    }
+}
+
+async fn path_segment<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, ApiError> {
+    Path::<String>::from_request_parts(parts, state)
+        .await
+        .map(|Path(raw)| raw)
+        .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "fields exist to be deserialised")]
+    struct Body {
+        name: String,
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "fields exist to be deserialised")]
+    struct Item {
+        url: String,
+    }
+
+    fn field(json: &str) -> String {
+        match parse_json::<Body>(json.as_bytes()) {
+            Err(ApiError::Validation(errors)) => errors[0].field.clone(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn shape_errors_name_the_field_path() {
+        assert_eq!(field(r#"{"items": []}"#), "name");
+        assert_eq!(field(r#"{"name": "x", "items": [], "nme": 1}"#), "nme");
+        assert_eq!(
+            field(r#"{"name": "x", "items": [{"url": 5}]}"#),
+            "items[0].url"
+        );
+        assert_eq!(field(r#"{"name": "x", "items": [{}]}"#), "items[0].url");
+    }
+
+    #[test]
+    fn syntax_errors_are_bad_requests() {
+        assert!(matches!(
+            parse_json::<Body>(b"{\"name\": "),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(b"{\"name\": \"x\", \"items\": []} trailing"),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse_json::<Body>(b"  "),
+            Err(ApiError::BadRequest(_))
+        ));
+    }
+}

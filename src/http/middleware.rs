@@ -1,0 +1,197 @@
+//! Cross-cutting response rules: every error is a problem document, every successful `GET`
+//! has a strong ETag and the right Cache-Control, slow requests time out, panics become 500s.
+
+use std::{any::Any, sync::Arc};
+
+use axum::{
+    body::{Body, to_bytes},
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use sha2::{Digest, Sha256};
+
+use super::error::{ApiError, PROBLEM_JSON, problem_response, status_problem};
+use crate::config::Config;
+
+/// Rewrites any error response that is not already a problem document (axum's 405, a body-limit
+/// 413, …) into one, keeping its headers (`Allow` on a 405).
+pub async fn problem_fallback(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let detail = match status {
+        StatusCode::METHOD_NOT_ALLOWED => response
+            .headers()
+            .get(header::ALLOW)
+            .and_then(|v| v.to_str().ok())
+            .map(|allow| format!("this resource allows: {allow}")),
+        StatusCode::PAYLOAD_TOO_LARGE => Some("the request body exceeds the size limit".into()),
+        _ => None,
+    };
+    let (mut parts, _) = response.into_parts();
+    let mut rewritten = problem_response(status, &status_problem(status, detail));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    for (name, value) in rewritten.headers() {
+        parts.headers.insert(name.clone(), value.clone());
+    }
+    *rewritten.headers_mut() = parts.headers;
+    rewritten
+}
+
+/// Router fallback: no route matches the path.
+pub async fn route_not_found(method: Method, uri: axum::http::Uri) -> Response {
+    let problem = super::error::Problem {
+        kind: "/problems/route-not-found".into(),
+        title: "Not found".into(),
+        status: 404,
+        detail: Some(format!("no route for {method} {}", uri.path())),
+        errors: None,
+        request_id: None,
+    };
+    problem_response(StatusCode::NOT_FOUND, &problem)
+}
+
+/// Strong ETags, `If-None-Match` → `304`, and Cache-Control: public for anonymous readers,
+/// `private, no-store` when the request carries credentials (its answer may hold drafts or
+/// emails that no shared cache may keep).
+pub async fn caching(State(config): State<Arc<Config>>, request: Request, next: Next) -> Response {
+    let cacheable_method = matches!(*request.method(), Method::GET | Method::HEAD);
+    let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
+    let authenticated = request.headers().contains_key(header::AUTHORIZATION);
+    let response = next.run(request).await;
+    if !cacheable_method || response.status() != StatusCode::OK {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    if !parts.headers.contains_key(header::CACHE_CONTROL) {
+        let value = if authenticated {
+            HeaderValue::from_static("private, no-store")
+        } else {
+            HeaderValue::from_str(&format!(
+                "public, max-age={}, stale-while-revalidate={}",
+                config.cache_max_age_secs, config.cache_stale_while_revalidate_secs
+            ))
+            .unwrap_or_else(|_| HeaderValue::from_static("no-store"))
+        };
+        parts.headers.insert(header::CACHE_CONTROL, value);
+    }
+    parts.headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Authorization, Accept-Encoding"),
+    );
+    // Streams that set their own validator (media files) are passed through untouched.
+    if parts.headers.contains_key(header::ETAG) {
+        return Response::from_parts(parts, body);
+    }
+    let bytes = match to_bytes(body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            return ApiError::Internal(anyhow::anyhow!("buffering response: {err}")).into_response();
+        }
+    };
+    let etag = etag_of(&bytes);
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        parts.headers.insert(header::ETAG, value);
+    }
+    if if_none_match.is_some_and(|v| etag_matches(&v, &etag)) {
+        parts.status = StatusCode::NOT_MODIFIED;
+        parts.headers.remove(header::CONTENT_LENGTH);
+        parts.headers.remove(header::CONTENT_TYPE);
+        return Response::from_parts(parts, Body::empty());
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The strong ETag of a representation: a hash of its exact bytes.
+pub fn etag_of(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// `If-None-Match` uses the weak comparison (RFC 9110 §13.1.2): `W/` prefixes are ignored.
+fn etag_matches(header_value: &HeaderValue, etag: &str) -> bool {
+    let Ok(list) = header_value.to_str() else {
+        return false;
+    };
+    list.split(',')
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == etag)
+}
+
+/// Checks `If-Match` against the current representation of a resource before a write.
+/// `If-Match` uses the strong comparison; a stale or weak tag is a `412`.
+pub fn check_if_match(
+    headers: &HeaderMap,
+    current: &impl serde::Serialize,
+) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(());
+    };
+    let list = value
+        .to_str()
+        .map_err(|_| ApiError::bad_request("If-Match is not a valid ETag list"))?;
+    let bytes = serde_json::to_vec(current).map_err(|e| ApiError::Internal(e.into()))?;
+    let etag = etag_of(&bytes);
+    let matched = list
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == etag);
+    if matched {
+        Ok(())
+    } else {
+        Err(ApiError::PreconditionFailed)
+    }
+}
+
+/// Answers `503` with a problem when a request runs longer than the configured timeout.
+pub async fn timeout(State(config): State<Arc<Config>>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(config.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(
+                timeout_ms = config.request_timeout.as_millis() as u64,
+                "request timed out"
+            );
+            let problem = status_problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("the request took too long and was abandoned".into()),
+            );
+            problem_response(StatusCode::SERVICE_UNAVAILABLE, &problem)
+        }
+    }
+}
+
+/// A handler panicked: log it, answer a generic 500 (the panic text may hold internals).
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = message, "handler panicked");
+    ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response_quiet()
+}
+
+impl ApiError {
+    /// The response without logging again (the caller logged the real cause).
+    fn into_response_quiet(self) -> Response {
+        let status = self.status();
+        problem_response(
+            status,
+            &status_problem(
+                status,
+                Some("the server failed; quote the request id when reporting this".into()),
+            ),
+        )
+    }
+}

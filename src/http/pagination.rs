@@ -1,0 +1,394 @@
+//! Lists: `limit`, keyset `cursor` or 1-based `page`, `sort` from a per-resource whitelist,
+//! and the `{"data": [...], "meta": {...}}` envelope.
+//!
+//! Keyset paging is the default because its cost does not grow with depth; `page` exists for
+//! admin tables that jump to page N. A cursor remembers the sort it was made for, so a client
+//! cannot combine a cursor with a different sort and silently skip rows.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::error::{ApiError, ApiResult};
+
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 100;
+
+/// The kind of value a sort key holds, so cursor values are bound with the right SQL type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Text,
+    Int,
+    Time,
+    Uuid,
+}
+
+/// A sortable column. `column` is trusted SQL (it never comes from the client).
+#[derive(Debug)]
+pub struct SortKey {
+    pub name: &'static str,
+    pub column: &'static str,
+    pub kind: KeyKind,
+}
+
+/// A sort value of one row, as stored in a cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyValue {
+    Text(String),
+    Int(i64),
+    Time(DateTime<Utc>),
+    Uuid(Uuid),
+}
+
+impl KeyValue {
+    fn to_json(&self) -> Value {
+        match self {
+            Self::Text(s) => Value::from(s.as_str()),
+            Self::Int(n) => Value::from(*n),
+            Self::Time(t) => Value::from(t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
+            Self::Uuid(u) => Value::from(u.to_string()),
+        }
+    }
+
+    fn from_json(kind: KeyKind, value: &Value) -> Option<Self> {
+        Some(match kind {
+            KeyKind::Text => Self::Text(value.as_str()?.to_owned()),
+            KeyKind::Int => Self::Int(value.as_i64()?),
+            KeyKind::Time => Self::Time(
+                DateTime::parse_from_rfc3339(value.as_str()?)
+                    .ok()?
+                    .with_timezone(&Utc),
+            ),
+            KeyKind::Uuid => Self::Uuid(Uuid::parse_str(value.as_str()?).ok()?),
+        })
+    }
+
+    fn push_bind(self, qb: &mut QueryBuilder<Postgres>) {
+        match self {
+            Self::Text(v) => qb.push_bind(v),
+            Self::Int(v) => qb.push_bind(v),
+            Self::Time(v) => qb.push_bind(v),
+            Self::Uuid(v) => qb.push_bind(v),
+        };
+    }
+}
+
+/// Rows that can report their value for each sort key (to build the next cursor).
+pub trait SortValues {
+    fn sort_value(&self, key: &str) -> KeyValue;
+}
+
+/// A validated sort: user keys then the id as the tie-breaker that makes the order total.
+#[derive(Debug)]
+pub struct Sort {
+    keys: Vec<(&'static SortKey, bool)>,
+    spec: String,
+}
+
+impl Sort {
+    /// Parses `sort=name,-created_at` against the resource's keys; unknown keys are a `400`.
+    /// `tie_breaker` (the id column) is appended so the order is total and keysets are exact.
+    pub fn parse(
+        raw: Option<&str>,
+        allowed: &'static [SortKey],
+        default: &str,
+        tie_breaker: &'static SortKey,
+    ) -> ApiResult<Self> {
+        let raw = raw
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(default);
+        let mut keys: Vec<(&'static SortKey, bool)> = Vec::new();
+        for part in raw.split(',').map(str::trim) {
+            let (name, desc) = match part.strip_prefix('-') {
+                Some(name) => (name, true),
+                None => (part, false),
+            };
+            let key = allowed.iter().find(|k| k.name == name).ok_or_else(|| {
+                let names: Vec<_> = allowed.iter().map(|k| k.name).collect();
+                ApiError::bad_request(format!(
+                    "unknown sort key '{name}'; allowed: {}",
+                    names.join(", ")
+                ))
+            })?;
+            if keys.iter().any(|(k, _)| k.name == key.name) {
+                return Err(ApiError::bad_request(format!(
+                    "sort key '{name}' is repeated"
+                )));
+            }
+            keys.push((key, desc));
+        }
+        let spec = keys
+            .iter()
+            .map(|(k, desc)| format!("{}{}", if *desc { "-" } else { "" }, k.name))
+            .collect::<Vec<_>>()
+            .join(",");
+        let last_desc = keys.last().is_some_and(|(_, desc)| *desc);
+        keys.push((tie_breaker, last_desc));
+        Ok(Self { keys, spec })
+    }
+}
+
+/// Where a page starts.
+#[derive(Debug)]
+pub enum Start {
+    First,
+    After(Vec<KeyValue>),
+    Page(i64),
+}
+
+/// A validated request for one page.
+#[derive(Debug)]
+pub struct PageRequest {
+    pub limit: i64,
+    pub start: Start,
+    pub sort: Sort,
+}
+
+impl PageRequest {
+    /// Validates `limit`, `cursor` and `page` for `sort`. A limit above the maximum is clamped.
+    pub fn new(
+        limit: Option<i64>,
+        cursor: Option<&str>,
+        page: Option<i64>,
+        sort: Sort,
+    ) -> ApiResult<Self> {
+        let limit = match limit {
+            None => DEFAULT_LIMIT,
+            Some(n) if n >= 1 => n.min(MAX_LIMIT),
+            Some(_) => return Err(ApiError::bad_request("limit must be at least 1")),
+        };
+        let start = match (cursor.filter(|c| !c.is_empty()), page) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request("use either cursor or page, not both"));
+            }
+            (Some(cursor), None) => Start::After(decode_cursor(cursor, &sort)?),
+            (None, Some(page)) if page >= 1 => Start::Page(page),
+            (None, Some(_)) => return Err(ApiError::bad_request("page must be at least 1")),
+            (None, None) => Start::First,
+        };
+        Ok(Self { limit, start, sort })
+    }
+
+    /// Appends the keyset condition (the query so far must end inside a `where`), the order
+    /// and the limit. One row more than the limit is fetched to learn whether a next page exists.
+    pub fn push_sql(&self, qb: &mut QueryBuilder<Postgres>) {
+        if let Start::After(values) = &self.start {
+            // (k1 > v1) or (k1 = v1 and k2 > v2) or …, with < for descending keys.
+            qb.push(" and (");
+            for i in 0..self.sort.keys.len() {
+                if i > 0 {
+                    qb.push(" or ");
+                }
+                qb.push("(");
+                for (j, (key, desc)) in self.sort.keys.iter().enumerate().take(i + 1) {
+                    if j > 0 {
+                        qb.push(" and ");
+                    }
+                    let op = match (j == i, desc) {
+                        (false, _) => " = ",
+                        (true, true) => " < ",
+                        (true, false) => " > ",
+                    };
+                    qb.push(key.column).push(op);
+                    values[j].clone().push_bind(qb);
+                }
+                qb.push(")");
+            }
+            qb.push(")");
+        }
+        qb.push(" order by ");
+        for (i, (key, desc)) in self.sort.keys.iter().enumerate() {
+            if i > 0 {
+                qb.push(", ");
+            }
+            qb.push(key.column)
+                .push(if *desc { " desc" } else { " asc" });
+        }
+        qb.push(" limit ").push_bind(self.limit + 1);
+        if let Start::Page(page) = self.start {
+            qb.push(" offset ")
+                .push_bind((page - 1).saturating_mul(self.limit));
+        }
+    }
+
+    /// Trims the look-ahead row and builds the list envelope.
+    pub fn finish<R: SortValues, T>(
+        &self,
+        mut rows: Vec<R>,
+        total: i64,
+        to_item: impl FnMut(R) -> T,
+    ) -> ListResponse<T> {
+        let has_more = rows.len() as i64 > self.limit;
+        rows.truncate(self.limit as usize);
+        let next_cursor = match (&self.start, has_more, rows.last()) {
+            (Start::Page(_), _, _) | (_, false, _) | (_, _, None) => None,
+            (_, true, Some(last)) => Some(encode_cursor(&self.sort, last)),
+        };
+        ListResponse {
+            data: rows.into_iter().map(to_item).collect(),
+            meta: ListMeta {
+                limit: self.limit,
+                next_cursor,
+                total,
+                page: match self.start {
+                    Start::Page(page) => Some(page),
+                    _ => None,
+                },
+            },
+        }
+    }
+}
+
+fn encode_cursor(sort: &Sort, row: &impl SortValues) -> String {
+    let values: Vec<Value> = sort
+        .keys
+        .iter()
+        .map(|(key, _)| row.sort_value(key.name).to_json())
+        .collect();
+    let doc = serde_json::json!([sort.spec, values]);
+    URL_SAFE_NO_PAD.encode(doc.to_string())
+}
+
+fn decode_cursor(cursor: &str, sort: &Sort) -> ApiResult<Vec<KeyValue>> {
+    let invalid = || ApiError::bad_request("invalid cursor; start again from the first page");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let doc: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    let (Some(spec), Some(values)) = (
+        doc.get(0).and_then(Value::as_str),
+        doc.get(1).and_then(Value::as_array),
+    ) else {
+        return Err(invalid());
+    };
+    if spec != sort.spec {
+        return Err(ApiError::bad_request(format!(
+            "this cursor belongs to sort '{spec}', not '{}'",
+            sort.spec
+        )));
+    }
+    if values.len() != sort.keys.len() {
+        return Err(invalid());
+    }
+    sort.keys
+        .iter()
+        .zip(values)
+        .map(|((key, _), value)| KeyValue::from_json(key.kind, value).ok_or_else(invalid))
+        .collect()
+}
+
+/// The paging parameters of a list without filters of its own.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page size, 1–100 (default 20; larger values are clamped).
+    pub limit: Option<i64>,
+    /// Opaque cursor from `meta.next_cursor`.
+    pub cursor: Option<String>,
+    /// 1-based page number, an alternative to `cursor` for admin tables.
+    pub page: Option<i64>,
+    /// Comma-separated sort keys, `-` for descending; the operation lists its keys.
+    pub sort: Option<String>,
+}
+
+impl ListParams {
+    pub fn page_request(
+        &self,
+        keys: &'static [SortKey],
+        default_sort: &str,
+        tie_breaker: &'static SortKey,
+    ) -> ApiResult<PageRequest> {
+        let sort = Sort::parse(self.sort.as_deref(), keys, default_sort, tie_breaker)?;
+        PageRequest::new(self.limit, self.cursor.as_deref(), self.page, sort)
+    }
+}
+
+/// `meta` of a list response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListMeta {
+    pub limit: i64,
+    /// Pass as `cursor` to get the next page; `null` on the last page (and in `page` mode).
+    pub next_cursor: Option<String>,
+    /// Number of items matching the filters, over all pages.
+    pub total: i64,
+    /// The page number, when the request used `page`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub page: Option<i64>,
+}
+
+/// A list response: `{"data": [...], "meta": {...}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListResponse<T> {
+    pub data: Vec<T>,
+    pub meta: ListMeta,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static ID: SortKey = SortKey {
+        name: "id",
+        column: "t.id",
+        kind: KeyKind::Uuid,
+    };
+    static KEYS: &[SortKey] = &[
+        SortKey {
+            name: "name",
+            column: "t.name",
+            kind: KeyKind::Text,
+        },
+        SortKey {
+            name: "created_at",
+            column: "t.created_at",
+            kind: KeyKind::Time,
+        },
+    ];
+
+    fn sort(raw: &str) -> ApiResult<Sort> {
+        Sort::parse(Some(raw), KEYS, "name", &ID)
+    }
+
+    #[test]
+    fn unknown_and_repeated_sort_keys_are_rejected() {
+        assert!(
+            matches!(sort("title"), Err(ApiError::BadRequest(m)) if m.contains("allowed: name, created_at"))
+        );
+        assert!(sort("name,-name").is_err());
+        assert!(sort("-created_at,name").is_ok());
+    }
+
+    #[test]
+    fn limits_are_clamped_and_validated() {
+        let page =
+            PageRequest::new(Some(1000), None, None, sort("name").expect("sort")).expect("page");
+        assert_eq!(page.limit, MAX_LIMIT);
+        assert!(PageRequest::new(Some(0), None, None, sort("name").expect("sort")).is_err());
+        assert!(PageRequest::new(None, Some("abc"), Some(2), sort("name").expect("sort")).is_err());
+        assert!(PageRequest::new(None, None, Some(0), sort("name").expect("sort")).is_err());
+    }
+
+    struct Row;
+    impl SortValues for Row {
+        fn sort_value(&self, key: &str) -> KeyValue {
+            match key {
+                "name" => KeyValue::Text("松弛感".into()),
+                "created_at" => KeyValue::Time(DateTime::UNIX_EPOCH),
+                _ => KeyValue::Uuid(Uuid::nil()),
+            }
+        }
+    }
+
+    #[test]
+    fn a_cursor_round_trips_only_with_its_own_sort() {
+        let cursor = encode_cursor(&sort("name").expect("sort"), &Row);
+        let values = decode_cursor(&cursor, &sort("name").expect("sort")).expect("decodes");
+        assert_eq!(values[0], KeyValue::Text("松弛感".into()));
+        assert!(decode_cursor(&cursor, &sort("-created_at").expect("sort")).is_err());
+        assert!(decode_cursor("not base64!", &sort("name").expect("sort")).is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! Galley: a headless CMS for publications.
+//!
+//! Modules are organised by domain (`accounts`, `authors`, `tags`, …); `http` holds what every
+//! resource shares: state, the app assembly, errors, extractors, pagination and OpenAPI.
+
+pub mod accounts;
+pub mod authors;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod slug;
+pub mod tags;
+pub mod telemetry;
+pub mod validate;

@@ -1,0 +1,287 @@
+//! Tags: the topics articles are filed under (Olympics, Music, 松弛感). Readable by anyone
+//! (per `GALLEY_PUBLIC_READ`), written by editors.
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::IntoResponse,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::{
+    accounts::{
+        auth::{Auth, ReadAccess},
+        role::Role,
+    },
+    http::{
+        AppState,
+        error::{ApiError, ApiResult, Problem},
+        extract::{ApiJson, ApiQuery, IdOrSlug},
+        middleware::check_if_match,
+        pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues},
+        patch::Patch,
+    },
+    slug::{self, SlugTable},
+    validate::Validator,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tags, create_tag))
+        .routes(routes!(get_tag, update_tag, delete_tag))
+}
+
+/// A tag.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Tag {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// Number of published articles with this tag.
+    #[sqlx(try_from = "i32")]
+    pub article_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl SortValues for Tag {
+    fn sort_value(&self, key: &str) -> KeyValue {
+        match key {
+            "name" => KeyValue::Text(self.name.clone()),
+            "article_count" => KeyValue::Int(self.article_count),
+            "created_at" => KeyValue::Time(self.created_at),
+            _ => KeyValue::Uuid(self.id),
+        }
+    }
+}
+
+const COLUMNS: &str =
+    "t.id, t.slug, t.name, t.description, t.article_count, t.created_at, t.updated_at";
+
+static SORT_KEYS: &[SortKey] = &[
+    SortKey {
+        name: "name",
+        column: "t.name",
+        kind: KeyKind::Text,
+    },
+    SortKey {
+        name: "article_count",
+        column: "t.article_count",
+        kind: KeyKind::Int,
+    },
+    SortKey {
+        name: "created_at",
+        column: "t.created_at",
+        kind: KeyKind::Time,
+    },
+];
+static ID_KEY: SortKey = SortKey {
+    name: "id",
+    column: "t.id",
+    kind: KeyKind::Uuid,
+};
+
+async fn find(
+    db: impl sqlx::PgExecutor<'_>,
+    key: &IdOrSlug,
+    for_update: bool,
+) -> sqlx::Result<Option<Tag>> {
+    let (id, slug) = key.binds();
+    let lock = if for_update { " for update" } else { "" };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from tags t where t.id = $1 or t.slug = $2{lock}"
+    )))
+    .bind(id)
+    .bind(slug)
+    .fetch_optional(db)
+    .await
+}
+
+/// List tags. Sort keys: `name` (default), `article_count`, `created_at`.
+#[utoipa::path(get, path = "/v1/tags", tag = "tags", params(ListParams),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "A page of tags", body = ListResponse<Tag>)))]
+pub async fn list_tags(
+    State(state): State<AppState>,
+    ReadAccess(_): ReadAccess,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<Json<ListResponse<Tag>>> {
+    let page = params.page_request(SORT_KEYS, "name", &ID_KEY)?;
+    let mut qb = sqlx::QueryBuilder::new(format!("select {COLUMNS} from tags t where true"));
+    page.push_sql(&mut qb);
+    let rows: Vec<Tag> = qb.build_query_as().fetch_all(&state.db).await?;
+    let total: i64 = sqlx::query_scalar("select count(*) from tags")
+        .fetch_one(&state.db)
+        .await?;
+    Ok(Json(page.finish(rows, total, |tag| tag)))
+}
+
+/// Get a tag by id or slug.
+#[utoipa::path(get, path = "/v1/tags/{id}", tag = "tags",
+    params(("id" = String, Path, description = "Tag id or slug")),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The tag", body = Tag)))]
+pub async fn get_tag(
+    State(state): State<AppState>,
+    ReadAccess(_): ReadAccess,
+    key: IdOrSlug,
+) -> ApiResult<Json<Tag>> {
+    Ok(Json(
+        find(&state.db, &key, false)
+            .await?
+            .ok_or(ApiError::NotFound)?,
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTag {
+    /// 1–100 characters.
+    name: String,
+    /// Generated from the name when absent (transliterated: 松弛感 → song-chi-gan).
+    slug: Option<String>,
+    description: Option<String>,
+}
+
+/// Create a tag (editor).
+#[utoipa::path(post, path = "/v1/tags", tag = "tags", request_body = CreateTag,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = Tag, headers(("location" = String))),
+        (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_tag(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiJson(body): ApiJson<CreateTag>,
+) -> ApiResult<impl IntoResponse> {
+    principal.require(Role::Editor)?;
+    let mut v = Validator::new();
+    let name = v.text("name", &body.name, 100);
+    let description = v.optional_text("description", body.description, 5000);
+    let explicit_slug = body.slug.map(|s| v.slug("slug", &s));
+    v.finish()?;
+
+    let tag = slug::insert_with_slug(&state.db, SlugTable::Tags, explicit_slug, &name, |slug| {
+        sqlx::query_as::<_, Tag>(sqlx::AssertSqlSafe(format!(
+            r#"
+            insert into tags as t (id, slug, name, description)
+            values ($1, $2, $3, $4)
+            returning {COLUMNS}
+            "#
+        )))
+        .bind(Uuid::now_v7())
+        .bind(slug)
+        .bind(&name)
+        .bind(&description)
+        .fetch_one(&state.db)
+    })
+    .await?;
+    tracing::info!(tag.id = %tag.id, "tag created");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/v1/tags/{}", tag.id))],
+        Json(tag),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpdateTag {
+    #[schema(value_type = Option<String>)]
+    name: Patch<String>,
+    /// Changing the slug changes the tag's URL; old URLs stop working.
+    #[schema(value_type = Option<String>)]
+    slug: Patch<String>,
+    #[schema(value_type = Option<String>)]
+    description: Patch<String>,
+}
+
+/// Update a tag (editor). Absent fields are kept; `null` clears the description.
+#[utoipa::path(patch, path = "/v1/tags/{id}", tag = "tags", request_body = UpdateTag,
+    params(("id" = String, Path, description = "Tag id or slug")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated tag", body = Tag),
+        (status = 409, description = "Slug taken", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_tag(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    key: IdOrSlug,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<UpdateTag>,
+) -> ApiResult<Json<Tag>> {
+    principal.require(Role::Editor)?;
+    let mut v = Validator::new();
+    v.not_null("name", &body.name);
+    v.not_null("slug", &body.slug);
+    let name = body.name.map(|n| v.text("name", &n, 100));
+    let new_slug = body.slug.map(|s| v.slug("slug", &s));
+    let description = body
+        .description
+        .map_nullable(|d| v.optional_text("description", Some(d), 5000));
+    v.finish()?;
+
+    let mut tx = state.db.begin().await?;
+    let current = find(&mut *tx, &key, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    check_if_match(&headers, &current)?;
+    let slug_value = match new_slug {
+        Patch::Value(s) => s,
+        _ => current.slug.clone(),
+    };
+    let tag: Tag = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"
+        update tags as t set name = $2, slug = $3, description = $4, updated_at = now()
+        where t.id = $1
+        returning {COLUMNS}
+        "#
+    )))
+    .bind(current.id)
+    .bind(match name {
+        Patch::Value(n) => n,
+        _ => current.name.clone(),
+    })
+    .bind(&slug_value)
+    .bind(description.apply(current.description.clone()))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|err| slug::conflict_on_update(err, SlugTable::Tags, &slug_value))?;
+    tx.commit().await?;
+    tracing::info!(tag.id = %tag.id, "tag updated");
+    Ok(Json(tag))
+}
+
+/// Delete a tag (editor). Articles filed under it simply lose the tag.
+#[utoipa::path(delete, path = "/v1/tags/{id}", tag = "tags",
+    params(("id" = String, Path, description = "Tag id or slug")),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Deleted")))]
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    key: IdOrSlug,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    principal.require(Role::Editor)?;
+    let mut tx = state.db.begin().await?;
+    let current = find(&mut *tx, &key, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    check_if_match(&headers, &current)?;
+    sqlx::query("delete from tags where id = $1")
+        .bind(current.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(tag.id = %current.id, "tag deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
