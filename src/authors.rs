@@ -157,11 +157,12 @@ pub async fn list_authors(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<ListResponse<Author>>> {
     let page = params.page_request(SORT_KEYS, "name", &ID_KEY)?;
-    let mut qb = sqlx::QueryBuilder::new(format!("select {COLUMNS} from authors a where true"));
-    page.push_sql(&mut qb);
-    let rows: Vec<AuthorRow> = qb.build_query_as().fetch_all(&state.db).await?;
-    let total: i64 = sqlx::query_scalar("select count(*) from authors")
-        .fetch_one(&state.db)
+    let (rows, total) = page
+        .fetch::<AuthorRow>(
+            &state.db,
+            format!("select {COLUMNS} from authors a where true"),
+            "select count(*) from authors",
+        )
         .await?;
     let signed_in = principal.is_some();
     Ok(Json(

@@ -100,7 +100,7 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
             request_id::X_REQUEST_ID.clone(),
         ))
         .layer(axum::middleware::from_fn(request_id::scope))
-        .option_layer(cors(&config))
+        // Outside CORS, so that preflight answers carry them too.
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -109,6 +109,7 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
+        .option_layer(cors(&config))
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(
             config.clone(),

@@ -184,7 +184,8 @@ mod tests {
             "pan-zhanle-wins-gold"
         );
         assert_eq!(slugify("Café Société", "x"), "cafe-societe");
-        assert_eq!(slugify("🎉🎉", "tag"), "tag");
+        assert_eq!(slugify("🎉", "tag"), "tada");
+        assert_eq!(slugify("—·—", "tag"), "tag");
     }
 
     #[test]

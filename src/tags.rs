@@ -113,11 +113,12 @@ pub async fn list_tags(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<Json<ListResponse<Tag>>> {
     let page = params.page_request(SORT_KEYS, "name", &ID_KEY)?;
-    let mut qb = sqlx::QueryBuilder::new(format!("select {COLUMNS} from tags t where true"));
-    page.push_sql(&mut qb);
-    let rows: Vec<Tag> = qb.build_query_as().fetch_all(&state.db).await?;
-    let total: i64 = sqlx::query_scalar("select count(*) from tags")
-        .fetch_one(&state.db)
+    let (rows, total) = page
+        .fetch::<Tag>(
+            &state.db,
+            format!("select {COLUMNS} from tags t where true"),
+            "select count(*) from tags",
+        )
         .await?;
     Ok(Json(page.finish(rows, total, |tag| tag)))
 }

@@ -20,7 +20,7 @@ use super::{
 use crate::{
     http::{
         AppState,
-        error::{ApiError, ApiResult, on_constraint},
+        error::{ApiError, ApiResult, ConstraintErrors, on_constraint},
         extract::{ApiJson, ApiQuery, PathId},
         middleware::check_if_match,
         pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues},
@@ -87,6 +87,18 @@ impl SortValues for UserRow {
 }
 
 const COLUMNS: &str = "u.id, u.email, u.name, u.role, u.author_id, u.disabled, u.last_login_at, u.created_at, u.updated_at";
+
+const USER_CONSTRAINTS: ConstraintErrors = &[
+    ("users_email_key", || {
+        ApiError::Conflict("a user with this email already exists".into())
+    }),
+    ("users_author_id_fkey", || {
+        ApiError::invalid("author_id", "no author with this id")
+    }),
+    ("users_author_id_key", || {
+        ApiError::Conflict("this author is already linked to another user".into())
+    }),
+];
 
 static SORT_KEYS: &[SortKey] = &[
     SortKey {
@@ -192,22 +204,7 @@ pub async fn insert_user(
     .bind(new.author_id)
     .fetch_one(db)
     .await
-    .map_err(|err| {
-        on_constraint(
-            err,
-            &[
-                ("users_email_key", || {
-                    ApiError::Conflict("a user with this email already exists".into())
-                }),
-                ("users_author_id_fkey", || {
-                    ApiError::invalid("author_id", "no author with this id")
-                }),
-                ("users_author_id_key", || {
-                    ApiError::Conflict("this author is already linked to another user".into())
-                }),
-            ],
-        )
-    })?;
+    .map_err(|err| on_constraint(err, USER_CONSTRAINTS))?;
     row.try_into()
 }
 
@@ -222,11 +219,12 @@ pub async fn list_users(
 ) -> ApiResult<Json<ListResponse<User>>> {
     principal.require(Role::Admin)?;
     let page = params.page_request(SORT_KEYS, "-created_at", &ID_KEY)?;
-    let mut qb = sqlx::QueryBuilder::new(format!("select {COLUMNS} from users u where true"));
-    page.push_sql(&mut qb);
-    let rows: Vec<UserRow> = qb.build_query_as().fetch_all(&state.db).await?;
-    let total: i64 = sqlx::query_scalar("select count(*) from users")
-        .fetch_one(&state.db)
+    let (rows, total) = page
+        .fetch::<UserRow>(
+            &state.db,
+            format!("select {COLUMNS} from users u where true"),
+            "select count(*) from users",
+        )
         .await?;
     let list = page.finish(rows, total, User::try_from);
     Ok(Json(ListResponse {
@@ -340,10 +338,10 @@ pub async fn update_user(
             "reader is for API tokens; a user is at least a contributor",
         );
     }
-    if let Patch::Value(password) = &body.password {
-        if let Err(message) = Passwords::check_policy(password) {
-            v.error("password", message);
-        }
+    if let Patch::Value(password) = &body.password
+        && let Err(message) = Passwords::check_policy(password)
+    {
+        v.error("password", message);
     }
     v.finish()?;
 
@@ -415,22 +413,7 @@ pub async fn update_user(
     .bind(&password_hash)
     .fetch_one(&mut *tx)
     .await
-    .map_err(|err| {
-        on_constraint(
-            err,
-            &[
-                ("users_email_key", || {
-                    ApiError::Conflict("a user with this email already exists".into())
-                }),
-                ("users_author_id_fkey", || {
-                    ApiError::invalid("author_id", "no author with this id")
-                }),
-                ("users_author_id_key", || {
-                    ApiError::Conflict("this author is already linked to another user".into())
-                }),
-            ],
-        )
-    })?;
+    .map_err(|err| on_constraint(err, USER_CONSTRAINTS))?;
 
     if disabled || password_hash.is_some() {
         sqlx::query("delete from sessions where user_id = $1")

@@ -194,11 +194,20 @@ impl From<sqlx::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut problem = self.problem();
         if let Self::Internal(cause) = &self {
             // The one place a server failure is logged: inside the request span, so the line
             // carries the request id that the client sees in the body.
             tracing::error!(error = ?cause, "request failed");
+        }
+        self.into_response_unlogged()
+    }
+}
+
+impl ApiError {
+    /// The response, for callers that already logged the cause (a caught panic).
+    pub fn into_response_unlogged(self) -> Response {
+        let mut problem = self.problem();
+        if self.status().is_server_error() {
             problem.request_id = super::request_id::current();
         }
         let mut response = problem_response(self.status(), &problem);
@@ -253,15 +262,17 @@ pub fn status_problem(status: StatusCode, detail: Option<String>) -> Problem {
 ///
 /// Call sites list the constraints they expect; anything else stays a 500, because an
 /// unexpected constraint means a bug, not bad input.
-pub fn on_constraint(err: sqlx::Error, map: &[(&str, fn() -> ApiError)]) -> ApiError {
-    if let sqlx::Error::Database(db) = &err {
-        if let Some(constraint) = db.constraint() {
-            if let Some((_, to_error)) = map.iter().find(|(name, _)| *name == constraint) {
-                return to_error();
-            }
-        }
+pub fn on_constraint(err: sqlx::Error, map: ConstraintErrors) -> ApiError {
+    if let sqlx::Error::Database(db) = &err
+        && let Some(constraint) = db.constraint()
+        && let Some((_, to_error)) = map.iter().find(|(name, _)| *name == constraint)
+    {
+        return to_error();
     }
     err.into()
 }
+
+/// Constraint names and the client error each one means.
+pub type ConstraintErrors = &'static [(&'static str, fn() -> ApiError)];
 
 pub type ApiResult<T> = Result<T, ApiError>;

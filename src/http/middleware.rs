@@ -95,7 +95,8 @@ pub async fn caching(State(config): State<Arc<Config>>, request: Request, next: 
     let bytes = match to_bytes(body, usize::MAX).await {
         Ok(bytes) => bytes,
         Err(err) => {
-            return ApiError::Internal(anyhow::anyhow!("buffering response: {err}")).into_response();
+            return ApiError::Internal(anyhow::anyhow!("buffering response: {err}"))
+                .into_response();
         }
     };
     let etag = etag_of(&bytes);
@@ -162,11 +163,7 @@ pub async fn timeout(State(config): State<Arc<Config>>, request: Request, next: 
                 timeout_ms = config.request_timeout.as_millis() as u64,
                 "request timed out"
             );
-            let problem = status_problem(
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some("the request took too long and was abandoned".into()),
-            );
-            problem_response(StatusCode::SERVICE_UNAVAILABLE, &problem)
+            ApiError::Unavailable("the request took too long and was abandoned").into_response()
         }
     }
 }
@@ -179,19 +176,5 @@ pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     tracing::error!(panic = message, "handler panicked");
-    ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response_quiet()
-}
-
-impl ApiError {
-    /// The response without logging again (the caller logged the real cause).
-    fn into_response_quiet(self) -> Response {
-        let status = self.status();
-        problem_response(
-            status,
-            &status_problem(
-                status,
-                Some("the server failed; quote the request id when reporting this".into()),
-            ),
-        )
-    }
+    ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response_unlogged()
 }

@@ -216,6 +216,24 @@ impl PageRequest {
         }
     }
 
+    /// Runs `select` (a query ending inside its `where` clause) for this page, and `count` for
+    /// the total: two statements whatever the page size.
+    pub async fn fetch<R>(
+        &self,
+        db: &sqlx::PgPool,
+        select: String,
+        count: &'static str,
+    ) -> sqlx::Result<(Vec<R>, i64)>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        let mut qb = QueryBuilder::new(select);
+        self.push_sql(&mut qb);
+        let rows = qb.build_query_as().fetch_all(db).await?;
+        let total = sqlx::query_scalar(count).fetch_one(db).await?;
+        Ok((rows, total))
+    }
+
     /// Trims the look-ahead row and builds the list envelope.
     pub fn finish<R: SortValues, T>(
         &self,

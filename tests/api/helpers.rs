@@ -1,0 +1,269 @@
+//! Test harness: the real app over a fresh, migrated database per test (`#[sqlx::test]`),
+//! requests sent through `oneshot`, and a leak check on every response body.
+
+use std::net::SocketAddr;
+
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::ConnectInfo,
+    http::{HeaderMap, Method, Request, StatusCode, header},
+};
+use galley::{
+    accounts::{
+        role::Role,
+        users::{NewUser, insert_user},
+    },
+    config::Config,
+    http::{AppState, app},
+};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use sqlx::PgPool;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub router: Router,
+    pub pool: PgPool,
+    pub state: AppState,
+}
+
+impl TestApp {
+    pub fn new(pool: PgPool) -> Self {
+        Self::with_config(pool, |_| {})
+    }
+
+    pub fn with_config(pool: PgPool, configure: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config::defaults();
+        configure(&mut config);
+        let state = AppState::new(pool.clone(), config);
+        Self {
+            router: app(state.clone()),
+            pool,
+            state,
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        send_to(&self.router, request).await
+    }
+
+    /// Creates an API token with the session `token` and returns its secret.
+    pub async fn api_token(&self, token: &str, role: &str) -> String {
+        let response = self
+            .post(
+                "/v1/tokens",
+                Some(token),
+                serde_json::json!({"name": "test", "role": role}),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+        response.json()["token"].as_str().expect("token").to_owned()
+    }
+
+    pub fn request(
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> axum::http::request::Builder {
+        let mut builder = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        builder
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.send(
+            Self::request(Method::GET, path, token)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> TestResponse {
+        self.send(
+            Self::request(Method::DELETE, path, token)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> TestResponse {
+        self.json(Method::POST, path, token, body).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> TestResponse {
+        self.json(Method::PATCH, path, token, body).await
+    }
+
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> TestResponse {
+        self.send(
+            Self::request(method, path, token)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body.to_string()))
+                .expect("request"),
+        )
+        .await
+    }
+
+    /// A login request as if it came from `peer` (with optional `X-Forwarded-For`).
+    pub async fn login_from(
+        &self,
+        peer: &str,
+        forwarded_for: Option<&str>,
+        email: &str,
+        password: &str,
+    ) -> TestResponse {
+        let mut builder = Self::request(Method::POST, "/v1/auth/login", None)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(xff) = forwarded_for {
+            builder = builder.header("x-forwarded-for", xff);
+        }
+        let mut request = builder
+            .body(Body::from(
+                serde_json::json!({"email": email, "password": password}).to_string(),
+            ))
+            .expect("request");
+        let addr: SocketAddr = format!("{peer}:40000").parse().expect("peer address");
+        request.extensions_mut().insert(ConnectInfo(addr));
+        self.send(request).await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> TestResponse {
+        self.post(
+            "/v1/auth/login",
+            None,
+            serde_json::json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// Creates a user directly (as the CLI does) and returns its id.
+    pub async fn create_user(&self, email: &str, role: Role) -> Uuid {
+        let new =
+            NewUser::parse(email, "Test User", role, PASSWORD.into(), None).expect("valid user");
+        insert_user(&self.pool, &self.state.passwords, new)
+            .await
+            .expect("insert user")
+            .id
+    }
+
+    /// A session token of a new user with `role`.
+    pub async fn token_for(&self, role: Role) -> String {
+        let email = format!("{}-{}@example.com", role.as_str(), Uuid::now_v7().simple());
+        self.create_user(&email, role).await;
+        let response = self.login(&email, PASSWORD).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        response.json()["token"].as_str().expect("token").to_owned()
+    }
+}
+
+/// Sends a request through any router and checks the response for leaks.
+pub async fn send_to(router: &Router, request: Request<Body>) -> TestResponse {
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .unwrap_or_else(|never| match never {});
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("read body")
+        .to_bytes();
+    let response = TestResponse {
+        status,
+        headers,
+        body,
+    };
+    response.assert_no_leaks();
+    response
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an RFC 9457 problem with this status and `type`.
+    #[track_caller]
+    pub fn assert_problem(&self, status: StatusCode, kind: &str) -> Value {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "body: {}",
+            self.text()
+        );
+        let body = self.json();
+        assert_eq!(body["type"], format!("/problems/{kind}"), "body: {body}");
+        assert_eq!(body["status"], status.as_u16());
+        assert!(body["title"].is_string());
+        body
+    }
+
+    /// Asserts a `422` and returns the invalid fields.
+    #[track_caller]
+    pub fn assert_invalid_fields(&self) -> Vec<String> {
+        let body = self.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation");
+        body["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| e["field"].as_str().expect("field").to_owned())
+            .collect()
+    }
+
+    /// No response may carry secrets or internals, whatever the endpoint.
+    fn assert_no_leaks(&self) {
+        let text = self.text().to_lowercase();
+        for needle in [
+            "$argon2",
+            "password_hash",
+            "token_hash",
+            "select ",
+            "insert into",
+            "update users",
+            "sqlx",
+            "panicked",
+        ] {
+            assert!(!text.contains(needle), "response leaks '{needle}': {text}");
+        }
+        assert!(self.headers.contains_key("x-request-id"), "no x-request-id");
+        assert_eq!(
+            self.header("x-content-type-options"),
+            Some("nosniff"),
+            "no nosniff header"
+        );
+        assert_eq!(self.header("referrer-policy"), Some("no-referrer"));
+    }
+}

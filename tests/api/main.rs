@@ -1,0 +1,10 @@
+//! The API tests: one binary (link once), a module per area.
+
+mod accounts;
+mod authors;
+mod helpers;
+mod named_resources;
+mod ops;
+mod tags;
+mod tokens;
+mod users;
