@@ -323,6 +323,19 @@ mod tests {
     }
 
     #[test]
+    fn env_example_lists_exactly_the_variables_read_here() {
+        let names = |text: &str| -> std::collections::BTreeSet<String> {
+            text.split(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+                .filter(|w| (w.starts_with("GALLEY_") && w.len() > 7) || *w == "DATABASE_URL")
+                .map(str::to_owned)
+                .collect()
+        };
+        let documented = names(include_str!("../.env.example"));
+        let read = names(include_str!("config.rs"));
+        assert_eq!(documented, read);
+    }
+
+    #[test]
     fn trusted_proxies_accept_addresses_and_ranges() {
         let config = with(&[("GALLEY_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")]).expect("valid");
         assert_eq!(config.trusted_proxies.len(), 2);
