@@ -58,6 +58,7 @@ create table users (
 -- Emails are compared case-insensitively: "Ed@x.org" and "ed@x.org" are one account.
 create unique index users_email_key on users (lower(email));
 create unique index users_author_id_key on users (author_id) where author_id is not null;
+create index users_created_at_idx on users (created_at, id);
 
 -- Only the SHA-256 of a token is stored: a leaked table cannot be replayed.
 create table sessions (
@@ -94,4 +95,5 @@ create table login_failures (
 );
 create index login_failures_email_idx on login_failures (email_key, at);
 create index login_failures_client_idx on login_failures (client_ip, at);
-create index users_created_at_idx on users (created_at, id);
+-- Pruning old rows on every failure must stay an index range scan during a brute-force attack.
+create index login_failures_at_idx on login_failures (at);
