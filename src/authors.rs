@@ -1,7 +1,7 @@
 //! Authors: the bylines of articles. Readable by anyone (per `GALLEY_PUBLIC_READ`), written by
 //! editors. `email` is shown to signed-in callers only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::{
     Json,
@@ -23,12 +23,13 @@ use crate::{
     },
     http::{
         AppState,
-        error::{ApiError, ApiResult, Problem},
+        error::{ApiError, ApiResult, ConstraintErrors, Problem, on_constraint},
         extract::{ApiJson, ApiQuery, IdOrSlug},
         middleware::check_if_match,
         pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues},
         patch::Patch,
     },
+    images::{self, Image},
     slug::{self, SlugTable},
     validate::Validator,
 };
@@ -46,9 +47,8 @@ pub struct Author {
     pub slug: String,
     pub name: String,
     pub bio: Option<String>,
-    /// The author's picture (an Image); `null` when none is set.
-    #[schema(value_type = Option<Object>)]
-    pub avatar: Option<serde_json::Value>,
+    /// The author's picture; set with `avatar_image_id`.
+    pub avatar: Option<Image>,
     pub website: Option<String>,
     /// Profile URLs by network: `{"x": "https://x.com/…", "weibo": "https://weibo.com/…"}`.
     pub social: BTreeMap<String, String>,
@@ -71,19 +71,22 @@ struct AuthorRow {
     website: Option<String>,
     social: DbJson<BTreeMap<String, String>>,
     email: Option<String>,
+    avatar_image_id: Option<Uuid>,
     article_count: i32,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
 impl AuthorRow {
-    fn into_author(self, signed_in: bool) -> Author {
+    fn into_author(self, signed_in: bool, avatars: &HashMap<Uuid, Image>) -> Author {
         Author {
             id: self.id,
             slug: self.slug,
             name: self.name,
             bio: self.bio,
-            avatar: None,
+            avatar: self
+                .avatar_image_id
+                .and_then(|id| avatars.get(&id).cloned()),
             website: self.website,
             social: self.social.0,
             email: signed_in.then_some(self.email),
@@ -106,7 +109,23 @@ impl SortValues for AuthorRow {
 }
 
 const COLUMNS: &str = "a.id, a.slug, a.name, a.bio, a.website, a.social, a.email, \
-                       a.article_count, a.created_at, a.updated_at";
+                       a.avatar_image_id, a.article_count, a.created_at, a.updated_at";
+
+const AUTHOR_CONSTRAINTS: ConstraintErrors = &[("authors_avatar_image_id_fkey", || {
+    ApiError::invalid("avatar_image_id", "no image with this id")
+})];
+
+/// The authors' avatars, fetched in one query.
+async fn avatars(state: &AppState, rows: &[AuthorRow]) -> sqlx::Result<HashMap<Uuid, Image>> {
+    let ids: Vec<Uuid> = rows.iter().filter_map(|r| r.avatar_image_id).collect();
+    images::find_many(&state.db, &state.media, &ids).await
+}
+
+/// An author as the API shows it, with its avatar.
+async fn present(state: &AppState, row: AuthorRow, signed_in: bool) -> ApiResult<Author> {
+    let avatars = avatars(state, std::slice::from_ref(&row)).await?;
+    Ok(row.into_author(signed_in, &avatars))
+}
 
 static SORT_KEYS: &[SortKey] = &[
     SortKey {
@@ -165,9 +184,10 @@ pub async fn list_authors(
         )
         .await?;
     let signed_in = principal.is_some();
-    Ok(Json(
-        page.finish(rows, total, |row| row.into_author(signed_in)),
-    ))
+    let avatars = avatars(&state, &rows).await?;
+    Ok(Json(page.finish(rows, total, |row| {
+        row.into_author(signed_in, &avatars)
+    })))
 }
 
 /// Get an author by id or slug.
@@ -183,7 +203,7 @@ pub async fn get_author(
     let row = find(&state.db, &key, false)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(row.into_author(principal.is_some())))
+    Ok(Json(present(&state, row, principal.is_some()).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -197,6 +217,8 @@ pub struct CreateAuthor {
     website: Option<String>,
     social: Option<BTreeMap<String, String>>,
     email: Option<String>,
+    /// An image from the library to show as the author's picture.
+    avatar_image_id: Option<Uuid>,
 }
 
 /// The validated, writable fields of an author.
@@ -270,11 +292,12 @@ pub async fn create_author(
         SlugTable::Authors,
         explicit_slug,
         &fields.name,
+        AUTHOR_CONSTRAINTS,
         |slug| {
             sqlx::query_as::<_, AuthorRow>(sqlx::AssertSqlSafe(format!(
                 r#"
-            insert into authors as a (id, slug, name, bio, website, social, email)
-            values ($1, $2, $3, $4, $5, $6, $7)
+            insert into authors as a (id, slug, name, bio, website, social, email, avatar_image_id)
+            values ($1, $2, $3, $4, $5, $6, $7, $8)
             returning {COLUMNS}
             "#
             )))
@@ -285,6 +308,7 @@ pub async fn create_author(
             .bind(&fields.website)
             .bind(DbJson(&fields.social))
             .bind(&fields.email)
+            .bind(body.avatar_image_id)
             .fetch_one(&state.db)
         },
     )
@@ -293,7 +317,7 @@ pub async fn create_author(
     Ok((
         StatusCode::CREATED,
         [(header::LOCATION, format!("/v1/authors/{}", row.id))],
-        Json(row.into_author(true)),
+        Json(present(&state, row, true).await?),
     ))
 }
 
@@ -314,6 +338,9 @@ pub struct UpdateAuthor {
     social: Patch<BTreeMap<String, String>>,
     #[schema(value_type = Option<String>)]
     email: Patch<String>,
+    /// `null` removes the picture.
+    #[schema(value_type = Option<Uuid>)]
+    avatar_image_id: Patch<Uuid>,
 }
 
 /// Update an author (editor). Absent fields are kept; `null` clears an optional one.
@@ -353,7 +380,7 @@ pub async fn update_author(
     let current = find(&mut *tx, &key, true)
         .await?
         .ok_or(ApiError::NotFound)?;
-    check_if_match(&headers, &current.clone().into_author(true))?;
+    check_if_match(&headers, &present(&state, current.clone(), true).await?)?;
     let slug_value = match &new_slug {
         Patch::Value(s) => s.clone(),
         _ => current.slug.clone(),
@@ -362,7 +389,7 @@ pub async fn update_author(
         r#"
         update authors as a set
             name = $2, slug = $3, bio = $4, website = $5, social = $6, email = $7,
-            updated_at = now()
+            avatar_image_id = $8, updated_at = now()
         where a.id = $1
         returning {COLUMNS}
         "#
@@ -381,12 +408,18 @@ pub async fn update_author(
             .unwrap_or_default(),
     ))
     .bind(email.apply(current.email.clone()))
+    .bind(body.avatar_image_id.apply(current.avatar_image_id))
     .fetch_one(&mut *tx)
     .await
-    .map_err(|err| slug::conflict_on_update(err, SlugTable::Authors, &slug_value))?;
+    .map_err(
+        |err| match err.as_database_error().and_then(|e| e.constraint()) {
+            Some("authors_avatar_image_id_fkey") => on_constraint(err, AUTHOR_CONSTRAINTS),
+            _ => slug::conflict_on_update(err, SlugTable::Authors, &slug_value),
+        },
+    )?;
     tx.commit().await?;
     tracing::info!(author.id = %row.id, "author updated");
-    Ok(Json(row.into_author(true)))
+    Ok(Json(present(&state, row, true).await?))
 }
 
 /// Delete an author (editor). Users linked to the author keep their account, unlinked.
@@ -408,7 +441,7 @@ pub async fn delete_author(
     let current = find(&mut *tx, &key, true)
         .await?
         .ok_or(ApiError::NotFound)?;
-    check_if_match(&headers, &current.clone().into_author(true))?;
+    check_if_match(&headers, &present(&state, current.clone(), true).await?)?;
     sqlx::query("delete from authors where id = $1")
         .bind(current.id)
         .execute(&mut *tx)

@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::{
-    accounts::{self, role::Role, users},
+    accounts::{self, passwords::Passwords, role::Role, users},
     config::Config,
     db,
     http::{self, AppState},
@@ -33,6 +33,22 @@ enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage media storage.
+    #[command(subcommand)]
+    Media(MediaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum MediaCommand {
+    /// Remove stored files that no image references (left by a crash between writing an
+    /// upload's files and recording it). Files younger than --min-age-secs are kept.
+    Gc {
+        #[arg(long, default_value_t = 3600)]
+        min_age_secs: u64,
+        /// List what would be removed without removing it.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,10 +126,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let pool = db::connect(&config).await?;
             db::migrate(&pool).await?;
             let password = read_password()?;
-            let state = AppState::new(pool, config);
             let new = users::NewUser::parse(&email, &name, role, password, None)
                 .map_err(|err| anyhow::anyhow!("{}", accounts::describe(&err)))?;
-            let user = users::insert_user(&state.db, &state.passwords, new)
+            let user = users::insert_user(&pool, &Passwords::new(), new)
                 .await
                 .map_err(|err| anyhow::anyhow!("{}", accounts::describe(&err)))?;
             println!(
@@ -122,6 +137,24 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 user.email,
                 user.id
             );
+            Ok(())
+        }
+        Command::Media(MediaCommand::Gc {
+            min_age_secs,
+            dry_run,
+        }) => {
+            let pool = db::connect(&config).await?;
+            db::migrate(&pool).await?;
+            let media = crate::images::Media::new(&config.media)?;
+            let age = std::time::Duration::from_secs(min_age_secs);
+            let orphans = crate::images::orphaned_files(&pool, &media, age).await?;
+            for key in &orphans {
+                if !dry_run {
+                    media.storage.delete(key).await?;
+                }
+                println!("{} {key}", if dry_run { "would remove" } else { "removed" });
+            }
+            println!("{} orphaned file(s)", orphans.len());
             Ok(())
         }
     }
@@ -158,7 +191,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let pool = db::connect(&config).await?;
     db::migrate(&pool).await?;
     let bind = config.bind;
-    let state = AppState::new(pool, config);
+    let state = AppState::new(pool, config)?;
     accounts::bootstrap_admin(&state, &state.config.clone()).await?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await

@@ -50,6 +50,20 @@ pub struct Config {
     pub login_failures_per_client: i64,
     pub login_failure_window: Duration,
     pub bootstrap_admin: Option<BootstrapAdmin>,
+    pub media: MediaConfig,
+}
+
+/// Where image files go and how uploads are bounded.
+#[derive(Debug, Clone)]
+pub struct MediaConfig {
+    /// Root of local media storage.
+    pub dir: std::path::PathBuf,
+    /// Prefix of the URLs handed out for media files: `/media` (served by Galley) or a CDN.
+    pub base_url: String,
+    pub max_upload_bytes: u64,
+    pub max_pixels: u64,
+    /// Images processed at once; the rest wait, so uploads cannot starve reads of CPU.
+    pub workers: usize,
 }
 
 /// A configuration variable that is present but unusable.
@@ -170,6 +184,27 @@ impl Config {
                 86_400,
             )?),
             bootstrap_admin,
+            media: MediaConfig {
+                dir: get("GALLEY_MEDIA_DIR")
+                    .unwrap_or_else(|| "./data/media".into())
+                    .into(),
+                base_url: parse_base_url(get("GALLEY_MEDIA_BASE_URL"))?,
+                max_upload_bytes: parse_num(
+                    &get,
+                    "GALLEY_IMAGE_MAX_BYTES",
+                    20 * 1024 * 1024,
+                    1024,
+                    1024 * 1024 * 1024,
+                )?,
+                max_pixels: parse_num(&get, "GALLEY_IMAGE_MAX_PIXELS", 40_000_000, 1, 400_000_000)?,
+                workers: parse_num(
+                    &get,
+                    "GALLEY_IMAGE_WORKERS",
+                    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+                    1,
+                    256,
+                )?,
+            },
         })
     }
 }
@@ -250,6 +285,22 @@ fn parse_origins(raw: Option<String>) -> Result<Vec<HeaderValue>, ConfigError> {
                 .map_err(|_| err(NAME, format!("'{origin}' is not a valid header value")))
         })
         .collect()
+}
+
+fn parse_base_url(raw: Option<String>) -> Result<String, ConfigError> {
+    const NAME: &str = "GALLEY_MEDIA_BASE_URL";
+    let Some(raw) = raw else {
+        return Ok("/media".into());
+    };
+    let url = raw.trim().trim_end_matches('/');
+    let valid = url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/');
+    if !valid || url.contains(char::is_whitespace) {
+        return Err(err(
+            NAME,
+            format!("'{raw}' is not a URL prefix such as https://cdn.example.com/media or /media"),
+        ));
+    }
+    Ok(url.to_owned())
 }
 
 fn parse_proxies(raw: Option<String>) -> Result<Vec<IpNet>, ConfigError> {

@@ -30,7 +30,7 @@ use tower_http::{
     trace::{DefaultOnResponse, TraceLayer},
 };
 
-use crate::{accounts::passwords::Passwords, config::Config};
+use crate::{accounts::passwords::Passwords, config::Config, images::Media};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -38,15 +38,18 @@ pub struct AppState {
     pub db: PgPool,
     pub config: Arc<Config>,
     pub passwords: Passwords,
+    pub media: Media,
 }
 
 impl AppState {
-    pub fn new(db: PgPool, config: Config) -> Self {
-        Self {
+    /// Fails only when media storage cannot be prepared (e.g. the directory cannot be created).
+    pub fn new(db: PgPool, config: Config) -> anyhow::Result<Self> {
+        Ok(Self {
             db,
+            media: Media::new(&config.media)?,
             config: Arc::new(config),
             passwords: Passwords::new(),
-        }
+        })
     }
 }
 

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod images;
 pub mod slug;
 pub mod tags;
 pub mod telemetry;

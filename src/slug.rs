@@ -7,7 +7,7 @@ use std::future::Future;
 
 use sqlx::{PgExecutor, PgPool};
 
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult, ConstraintErrors, on_constraint};
 
 pub const MAX_LEN: usize = 200;
 
@@ -119,11 +119,13 @@ pub async fn first_free(
 
 /// Runs `insert` with the explicit slug (taken → `409`), or with the first free slug derived
 /// from `name`, retrying when a concurrent writer takes that slug between lookup and insert.
+/// Other constraint violations are mapped through `constraints`.
 pub async fn insert_with_slug<T, F, Fut>(
     db: &PgPool,
     table: SlugTable,
     explicit: Option<String>,
     name: &str,
+    constraints: ConstraintErrors,
     mut insert: F,
 ) -> ApiResult<T>
 where
@@ -136,7 +138,7 @@ where
             if violates(&err, constraint) {
                 ApiError::Conflict(format!("slug '{slug}' is taken"))
             } else {
-                err.into()
+                on_constraint(err, constraints)
             }
         });
     }
@@ -146,7 +148,7 @@ where
         let slug = first_free(db, table, &base).await?;
         match insert(slug).await {
             Err(err) if violates(&err, constraint) && attempts < 5 => attempts += 1,
-            result => return result.map_err(Into::into),
+            result => return result.map_err(|err| on_constraint(err, constraints)),
         }
     }
 }

@@ -169,20 +169,27 @@ pub async fn create_tag(
     let explicit_slug = body.slug.map(|s| v.slug("slug", &s));
     v.finish()?;
 
-    let tag = slug::insert_with_slug(&state.db, SlugTable::Tags, explicit_slug, &name, |slug| {
-        sqlx::query_as::<_, Tag>(sqlx::AssertSqlSafe(format!(
-            r#"
+    let tag = slug::insert_with_slug(
+        &state.db,
+        SlugTable::Tags,
+        explicit_slug,
+        &name,
+        &[],
+        |slug| {
+            sqlx::query_as::<_, Tag>(sqlx::AssertSqlSafe(format!(
+                r#"
             insert into tags as t (id, slug, name, description)
             values ($1, $2, $3, $4)
             returning {COLUMNS}
             "#
-        )))
-        .bind(Uuid::now_v7())
-        .bind(slug)
-        .bind(&name)
-        .bind(&description)
-        .fetch_one(&state.db)
-    })
+            )))
+            .bind(Uuid::now_v7())
+            .bind(slug)
+            .bind(&name)
+            .bind(&description)
+            .fetch_one(&state.db)
+        },
+    )
     .await?;
     tracing::info!(tag.id = %tag.id, "tag created");
     Ok((

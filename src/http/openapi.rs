@@ -32,6 +32,7 @@ use super::{
         (name = "tokens", description = "API tokens for scripts and frontends"),
         (name = "authors", description = "Bylines"),
         (name = "tags", description = "Topics such as Olympics or Music"),
+        (name = "images", description = "The image library and media files"),
     )
 )]
 struct ApiDoc;
@@ -43,6 +44,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::accounts::router())
         .merge(crate::authors::router())
         .merge(crate::tags::router())
+        .merge(crate::images::router())
 }
 
 /// The rendered document and reference page, built once per process.

@@ -29,6 +29,8 @@ pub struct TestApp {
     pub router: Router,
     pub pool: PgPool,
     pub state: AppState,
+    /// This test's media storage, removed with the app.
+    pub media_dir: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -37,13 +39,16 @@ impl TestApp {
     }
 
     pub fn with_config(pool: PgPool, configure: impl FnOnce(&mut Config)) -> Self {
+        let media_dir = tempfile::tempdir().expect("media dir");
         let mut config = Config::defaults();
+        config.media.dir = media_dir.path().to_owned();
         configure(&mut config);
-        let state = AppState::new(pool.clone(), config);
+        let state = AppState::new(pool.clone(), config).expect("app state");
         Self {
             router: app(state.clone()),
             pool,
             state,
+            media_dir,
         }
     }
 

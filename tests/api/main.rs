@@ -3,6 +3,7 @@
 mod accounts;
 mod authors;
 mod helpers;
+mod images;
 mod named_resources;
 mod ops;
 mod tags;

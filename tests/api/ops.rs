@@ -142,6 +142,12 @@ async fn openapi_documents_every_routed_endpoint_with_error_responses(pool: PgPo
         ("GET", "/v1/tags/{id}"),
         ("PATCH", "/v1/tags/{id}"),
         ("DELETE", "/v1/tags/{id}"),
+        ("GET", "/v1/images"),
+        ("POST", "/v1/images"),
+        ("GET", "/v1/images/{id}"),
+        ("PATCH", "/v1/images/{id}"),
+        ("DELETE", "/v1/images/{id}"),
+        ("GET", "/media/images/{id}/{file}"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
@@ -187,7 +193,7 @@ async fn openapi_documents_every_routed_endpoint_with_error_responses(pool: PgPo
             assert!(responses.contains_key("422"), "{method} {path} lacks 422");
         }
     }
-    for schema in ["Problem", "Author", "Tag", "User", "ApiToken"] {
+    for schema in ["Problem", "Author", "Tag", "User", "ApiToken", "Image"] {
         assert!(
             doc["components"]["schemas"][schema].is_object(),
             "schema {schema}"
@@ -383,6 +389,7 @@ async fn panicking_handler() -> &'static str {
 
 fn probe_app(pool: PgPool, configure: impl FnOnce(&mut Config)) -> Router {
     let mut config = Config::defaults();
+    config.media.dir = std::env::temp_dir().join("galley-probe-media");
     configure(&mut config);
     let routes = Router::new()
         .route("/probe/panic", get(panicking_handler))
@@ -393,7 +400,7 @@ fn probe_app(pool: PgPool, configure: impl FnOnce(&mut Config)) -> Router {
                 "done"
             }),
         );
-    with_middleware(routes, AppState::new(pool, config))
+    with_middleware(routes, AppState::new(pool, config).expect("app state"))
 }
 
 async fn probe(router: &Router, path: &str) -> TestResponse {

@@ -1,0 +1,693 @@
+//! Images: safe uploads, responsive variants, the library, and serving media files.
+//!
+//! An upload is streamed to a temporary file, sniffed, refused early when it claims too many
+//! pixels, decoded under memory limits, oriented, and re-encoded (original and variants) so no
+//! metadata survives. Files are written before the row is inserted: a row never points at a
+//! missing file; files without a row (a crash in between) are removed by `galley media gc`.
+
+pub mod media;
+pub mod processing;
+pub mod storage;
+pub mod upload;
+
+use std::{collections::HashMap, sync::Arc};
+
+use anyhow::Context;
+use axum::{
+    Json,
+    extract::{DefaultBodyLimit, Request, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgExecutor, Postgres, QueryBuilder, types::Json as DbJson};
+use tokio::sync::Semaphore;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use self::{
+    processing::{Encoded, ImageError},
+    storage::Storage,
+};
+use crate::{
+    accounts::{
+        auth::{Auth, Principal, ReadAccess},
+        role::Role,
+    },
+    config::MediaConfig,
+    http::{
+        AppState,
+        error::{ApiError, ApiResult, Problem},
+        extract::{ApiJson, ApiQuery, PathId},
+        middleware::check_if_match,
+        pagination::{KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey, SortValues},
+        patch::Patch,
+    },
+    validate::Validator,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    let (schemas, paths, upload) = routes!(list_images, upload_image);
+    OpenApiRouter::new()
+        // Uploads bound themselves (GALLEY_IMAGE_MAX_BYTES, checked while streaming); the
+        // global JSON body limit would cut them off at 1 MiB.
+        .routes((schemas, paths, upload.layer(DefaultBodyLimit::disable())))
+        .routes(routes!(get_image, update_image, delete_image))
+        .routes(routes!(media::get_media_file))
+}
+
+/// Media storage plus the limits of image processing, shared by all handlers.
+#[derive(Clone)]
+pub struct Media {
+    pub storage: Storage,
+    pub base_url: String,
+    pub max_upload_bytes: u64,
+    pub max_pixels: u64,
+    permits: Arc<Semaphore>,
+}
+
+impl Media {
+    pub fn new(config: &MediaConfig) -> anyhow::Result<Self> {
+        Ok(Self {
+            storage: Storage::local(&config.dir)?,
+            base_url: config.base_url.clone(),
+            max_upload_bytes: config.max_upload_bytes,
+            max_pixels: config.max_pixels,
+            permits: Arc::new(Semaphore::new(config.workers)),
+        })
+    }
+
+    fn url(&self, key: &str) -> String {
+        format!("{}/{key}", self.base_url)
+    }
+}
+
+/// An image in the library.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Image {
+    pub id: Uuid,
+    /// The original, re-encoded without metadata (EXIF orientation applied).
+    pub url: String,
+    pub mime_type: String,
+    pub width: i32,
+    pub height: i32,
+    pub bytes: i64,
+    /// SHA-256 (hex) of the uploaded bytes; uploading them again returns this image.
+    pub sha256: String,
+    pub alt: Option<String>,
+    pub caption: Option<String>,
+    pub credit: Option<String>,
+    pub focal_point: Option<FocalPoint>,
+    /// BlurHash placeholder (4×3 components).
+    pub blurhash: Option<String>,
+    /// Resized copies, smallest first: WebP plus a JPEG (PNG when transparent) per width.
+    pub variants: Vec<Variant>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where the interesting part of an image is, for cropping: 0..1 from the left and the top.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FocalPoint {
+    pub x: f32,
+    pub y: f32,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Variant {
+    pub width: i32,
+    pub height: i32,
+    pub mime_type: String,
+    pub url: String,
+    pub bytes: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredVariant {
+    width: i32,
+    height: i32,
+    mime_type: String,
+    key: String,
+    bytes: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct ImageRow {
+    id: Uuid,
+    sha256: Vec<u8>,
+    mime_type: String,
+    width: i32,
+    height: i32,
+    bytes: i64,
+    storage_key: String,
+    alt: Option<String>,
+    caption: Option<String>,
+    credit: Option<String>,
+    focal_x: Option<f32>,
+    focal_y: Option<f32>,
+    blurhash: Option<String>,
+    variants: DbJson<Vec<StoredVariant>>,
+    created_by: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl ImageRow {
+    fn into_image(self, media: &Media) -> Image {
+        Image {
+            id: self.id,
+            url: media.url(&self.storage_key),
+            mime_type: self.mime_type,
+            width: self.width,
+            height: self.height,
+            bytes: self.bytes,
+            sha256: self.sha256.iter().map(|b| format!("{b:02x}")).collect(),
+            alt: self.alt,
+            caption: self.caption,
+            credit: self.credit,
+            focal_point: self
+                .focal_x
+                .zip(self.focal_y)
+                .map(|(x, y)| FocalPoint { x, y }),
+            blurhash: self.blurhash,
+            variants: self
+                .variants
+                .0
+                .into_iter()
+                .map(|v| Variant {
+                    url: media.url(&v.key),
+                    width: v.width,
+                    height: v.height,
+                    mime_type: v.mime_type,
+                    bytes: v.bytes,
+                })
+                .collect(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    fn keys(&self) -> Vec<String> {
+        std::iter::once(self.storage_key.clone())
+            .chain(self.variants.0.iter().map(|v| v.key.clone()))
+            .collect()
+    }
+}
+
+impl SortValues for ImageRow {
+    fn sort_value(&self, key: &str) -> KeyValue {
+        match key {
+            "created_at" => KeyValue::Time(self.created_at),
+            _ => KeyValue::Uuid(self.id),
+        }
+    }
+}
+
+const COLUMNS: &str = "i.id, i.sha256, i.mime_type, i.width, i.height, i.bytes, i.storage_key, \
+                       i.alt, i.caption, i.credit, i.focal_x, i.focal_y, i.blurhash, i.variants, \
+                       i.created_by, i.created_at, i.updated_at";
+
+static SORT_KEYS: &[SortKey] = &[SortKey {
+    name: "created_at",
+    column: "i.created_at",
+    kind: KeyKind::Time,
+}];
+static ID_KEY: SortKey = SortKey {
+    name: "id",
+    column: "i.id",
+    kind: KeyKind::Uuid,
+};
+
+async fn find(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    for_update: bool,
+) -> sqlx::Result<Option<ImageRow>> {
+    let lock = if for_update { " for update" } else { "" };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from images i where i.id = $1{lock}"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The images with these ids, in one query (for embedding in authors and, later, articles).
+pub async fn find_many(
+    db: impl PgExecutor<'_>,
+    media: &Media,
+    ids: &[Uuid],
+) -> sqlx::Result<HashMap<Uuid, Image>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<ImageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from images i where i.id = any($1)"
+    )))
+    .bind(ids)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id, r.into_image(media)))
+        .collect())
+}
+
+/// Get an image (public).
+#[utoipa::path(get, path = "/v1/images/{id}", tag = "images",
+    params(("id" = Uuid, Path, description = "Image id")),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The image", body = Image)))]
+pub async fn get_image(
+    State(state): State<AppState>,
+    ReadAccess(_): ReadAccess,
+    PathId(id): PathId,
+) -> ApiResult<Json<Image>> {
+    let row = find(&state.db, id, false)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(row.into_image(&state.media)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListImagesQuery {
+    /// Page size, 1–100 (default 20; larger values are clamped).
+    limit: Option<i64>,
+    /// Opaque cursor from `meta.next_cursor`.
+    cursor: Option<String>,
+    /// 1-based page number, an alternative to `cursor`.
+    page: Option<i64>,
+    /// `created_at` (default `-created_at`).
+    sort: Option<String>,
+    /// Words to find in alt text, caption or credit (case-insensitive).
+    q: Option<String>,
+    /// `true`: only images nothing uses (safe to delete); `false`: only images in use.
+    unused: Option<bool>,
+}
+
+fn push_filters(qb: &mut QueryBuilder<Postgres>, query: &ListImagesQuery) {
+    if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let escaped = q
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let pattern = format!("%{escaped}%");
+        qb.push(" and (i.alt ilike ")
+            .push_bind(pattern.clone())
+            .push(" or i.caption ilike ")
+            .push_bind(pattern.clone())
+            .push(" or i.credit ilike ")
+            .push_bind(pattern)
+            .push(")");
+    }
+    if let Some(unused) = query.unused {
+        qb.push(if unused { " and not" } else { " and" })
+            .push(" exists (select 1 from image_references r where r.image_id = i.id)");
+    }
+}
+
+/// List the image library (signed in). Sort key: `created_at` (default `-created_at`).
+#[utoipa::path(get, path = "/v1/images", tag = "images", params(ListImagesQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of images", body = ListResponse<Image>)))]
+pub async fn list_images(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiQuery(query): ApiQuery<ListImagesQuery>,
+) -> ApiResult<Json<ListResponse<Image>>> {
+    principal.require(Role::Contributor)?;
+    let sort = Sort::parse(query.sort.as_deref(), SORT_KEYS, "-created_at", &ID_KEY)?;
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), query.page, sort)?;
+    let mut select = QueryBuilder::new(format!("select {COLUMNS} from images i where true"));
+    push_filters(&mut select, &query);
+    page.push_sql(&mut select);
+    let rows: Vec<ImageRow> = select.build_query_as().fetch_all(&state.db).await?;
+    let mut count = QueryBuilder::new("select count(*) from images i where true");
+    push_filters(&mut count, &query);
+    let total: i64 = count.build_query_scalar().fetch_one(&state.db).await?;
+    Ok(Json(
+        page.finish(rows, total, |row| row.into_image(&state.media)),
+    ))
+}
+
+/// The multipart form of an upload (for the OpenAPI document).
+#[derive(ToSchema)]
+#[expect(
+    dead_code,
+    reason = "documents the multipart form; parsed by upload::receive"
+)]
+pub struct UploadImage {
+    /// JPEG, PNG, WebP or GIF; the type is read from the bytes.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    alt: Option<String>,
+    caption: Option<String>,
+    credit: Option<String>,
+}
+
+/// Upload an image (author and up). The same bytes uploaded again return the existing image.
+#[utoipa::path(post, path = "/v1/images", tag = "images",
+    request_body(content = UploadImage, content_type = "multipart/form-data"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = Image, headers(("location" = String))),
+        (status = 200, description = "These bytes were uploaded before: the existing image", body = Image),
+        (status = 413, description = "Larger than GALLEY_IMAGE_MAX_BYTES", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not a JPEG, PNG, WebP or GIF (SVG included)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Too many pixels, damaged file, or invalid text fields", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn upload_image(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    request: Request,
+) -> ApiResult<Response> {
+    principal.require(Role::Author)?;
+    let media = &state.media;
+    let upload = upload::receive(request, media.max_upload_bytes).await?;
+    let mut v = Validator::new();
+    let alt = v.optional_text("alt", upload.alt.clone(), 1000);
+    let caption = v.optional_text("caption", upload.caption.clone(), 2000);
+    let credit = v.optional_text("credit", upload.credit.clone(), 500);
+    if upload.size == 0 {
+        v.error("file", "is empty");
+    }
+    v.finish()?;
+
+    if let Some(existing) = find_by_sha256(&state.db, &upload.sha256).await? {
+        return Ok((StatusCode::OK, Json(existing.into_image(media))).into_response());
+    }
+
+    let processed = {
+        let _permit = media
+            .permits
+            .acquire()
+            .await
+            .context("image worker semaphore closed")?;
+        let path = upload.file.path().to_owned();
+        let max_pixels = media.max_pixels;
+        tokio::task::spawn_blocking(move || processing::process(&path, max_pixels))
+            .await
+            .context("image processing task")?
+    }
+    .map_err(|err| match err {
+        ImageError::Unsupported => ApiError::UnsupportedMediaType(err.to_string()),
+        ImageError::TooManyPixels { .. } | ImageError::Undecodable(_) => {
+            ApiError::invalid("file", err.to_string())
+        }
+        ImageError::Io(_) | ImageError::Encoding(_) => ApiError::Internal(err.into()),
+    })?;
+    drop(upload.file);
+
+    let id = Uuid::now_v7();
+    let original_key = format!("images/{id}/original.{}", processed.format.extension());
+    let mut stored: Vec<StoredVariant> = Vec::new();
+    let mut written: Vec<String> = Vec::new();
+    let result = async {
+        put(
+            media,
+            &original_key,
+            processed.original.bytes.clone(),
+            &mut written,
+        )
+        .await?;
+        for variant in processed.variants {
+            let key = format!("images/{id}/{}.{}", variant.width, variant.extension);
+            stored.push(stored_variant(&variant, &key));
+            put(media, &key, variant.bytes, &mut written).await?;
+        }
+        let row: ImageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            r#"
+            insert into images as i (id, sha256, mime_type, width, height, bytes, storage_key,
+                                     alt, caption, credit, blurhash, variants,
+                                     original_filename, created_by)
+            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+            returning {COLUMNS}
+            "#
+        )))
+        .bind(id)
+        .bind(upload.sha256.as_slice())
+        .bind(processed.format.mime_type())
+        .bind(processed.original.width as i32)
+        .bind(processed.original.height as i32)
+        .bind(processed.original.bytes.len() as i64)
+        .bind(&original_key)
+        .bind(&alt)
+        .bind(&caption)
+        .bind(&credit)
+        .bind(&processed.blurhash)
+        .bind(DbJson(&stored))
+        .bind(&upload.filename)
+        .bind(principal.user_id)
+        .fetch_one(&state.db)
+        .await?;
+        Ok::<_, ApiError>(row)
+    }
+    .await;
+
+    match result {
+        Ok(row) => {
+            tracing::info!(image.id = %row.id, image.bytes = row.bytes, "image uploaded");
+            Ok((
+                StatusCode::CREATED,
+                [(header::LOCATION, format!("/v1/images/{}", row.id))],
+                Json(row.into_image(media)),
+            )
+                .into_response())
+        }
+        Err(err) => {
+            remove_files(media, &written).await;
+            // The same bytes finished uploading concurrently: answer with that image.
+            if let ApiError::Internal(cause) = &err
+                && let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>()
+                && db.constraint() == Some("images_sha256_key")
+                && let Some(existing) = find_by_sha256(&state.db, &upload.sha256).await?
+            {
+                return Ok((StatusCode::OK, Json(existing.into_image(media))).into_response());
+            }
+            Err(err)
+        }
+    }
+}
+
+async fn put(media: &Media, key: &str, bytes: Vec<u8>, written: &mut Vec<String>) -> ApiResult<()> {
+    written.push(key.to_owned());
+    media
+        .storage
+        .put(key, bytes)
+        .await
+        .map_err(ApiError::Internal)
+}
+
+fn stored_variant(variant: &Encoded, key: &str) -> StoredVariant {
+    StoredVariant {
+        width: variant.width as i32,
+        height: variant.height as i32,
+        mime_type: variant.mime_type.to_owned(),
+        key: key.to_owned(),
+        bytes: variant.bytes.len() as i64,
+    }
+}
+
+async fn remove_files(media: &Media, keys: &[String]) {
+    for key in keys {
+        if let Err(err) = media.storage.delete(key).await {
+            // Left for `galley media gc`; the row (if any) is already gone.
+            tracing::warn!(
+                error = format!("{err:#}"),
+                media.key = key,
+                "could not remove a media file"
+            );
+        }
+    }
+}
+
+async fn find_by_sha256(db: impl PgExecutor<'_>, sha256: &[u8]) -> sqlx::Result<Option<ImageRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from images i where i.sha256 = $1"
+    )))
+    .bind(sha256)
+    .fetch_optional(db)
+    .await
+}
+
+/// Editors may change any image; authors the images they uploaded.
+fn require_image_editor(principal: &Principal, row: &ImageRow) -> ApiResult<()> {
+    if principal.role >= Role::Editor
+        || (principal.role >= Role::Author && row.created_by == Some(principal.user_id))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "only editors, or the author who uploaded it, may change an image".into(),
+        ))
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct UpdateImage {
+    #[schema(value_type = Option<String>)]
+    alt: Patch<String>,
+    #[schema(value_type = Option<String>)]
+    caption: Patch<String>,
+    #[schema(value_type = Option<String>)]
+    credit: Patch<String>,
+    /// `{"x": 0.5, "y": 0.3}` with both in 0..1, or `null`.
+    #[schema(value_type = Option<FocalPoint>)]
+    focal_point: Patch<FocalPoint>,
+}
+
+/// Update an image's alt text, caption, credit or focal point.
+#[utoipa::path(patch, path = "/v1/images/{id}", tag = "images", request_body = UpdateImage,
+    params(("id" = Uuid, Path, description = "Image id")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The updated image", body = Image)))]
+pub async fn update_image(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    PathId(id): PathId,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<UpdateImage>,
+) -> ApiResult<Json<Image>> {
+    principal.require(Role::Author)?;
+    let mut v = Validator::new();
+    let alt = body
+        .alt
+        .map_nullable(|t| v.optional_text("alt", Some(t), 1000));
+    let caption = body
+        .caption
+        .map_nullable(|t| v.optional_text("caption", Some(t), 2000));
+    let credit = body
+        .credit
+        .map_nullable(|t| v.optional_text("credit", Some(t), 500));
+    if let Patch::Value(point) = &body.focal_point {
+        for (axis, value) in [("x", point.x), ("y", point.y)] {
+            if !(0.0..=1.0).contains(&value) {
+                v.error(format!("focal_point.{axis}"), "must be between 0 and 1");
+            }
+        }
+    }
+    v.finish()?;
+
+    let mut tx = state.db.begin().await?;
+    let current = find(&mut *tx, id, true).await?.ok_or(ApiError::NotFound)?;
+    require_image_editor(&principal, &current)?;
+    check_if_match(&headers, &current.clone().into_image(&state.media))?;
+    let focal = body.focal_point.apply(
+        current
+            .focal_x
+            .zip(current.focal_y)
+            .map(|(x, y)| FocalPoint { x, y }),
+    );
+    let row: ImageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"
+        update images as i set alt = $2, caption = $3, credit = $4, focal_x = $5, focal_y = $6,
+            updated_at = now()
+        where i.id = $1
+        returning {COLUMNS}
+        "#
+    )))
+    .bind(id)
+    .bind(alt.apply(current.alt.clone()))
+    .bind(caption.apply(current.caption.clone()))
+    .bind(credit.apply(current.credit.clone()))
+    .bind(focal.map(|p| p.x))
+    .bind(focal.map(|p| p.y))
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(row.into_image(&state.media)))
+}
+
+#[derive(sqlx::FromRow)]
+struct Reference {
+    kind: String,
+    label: String,
+}
+
+/// Delete an image and its files; `409` naming what still uses it.
+#[utoipa::path(delete, path = "/v1/images/{id}", tag = "images",
+    params(("id" = Uuid, Path, description = "Image id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted, files removed"),
+        (status = 409, description = "In use (author avatars, article banners, body images)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_image(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    PathId(id): PathId,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    principal.require(Role::Author)?;
+    let mut tx = state.db.begin().await?;
+    let current = find(&mut *tx, id, true).await?.ok_or(ApiError::NotFound)?;
+    require_image_editor(&principal, &current)?;
+    check_if_match(&headers, &current.clone().into_image(&state.media))?;
+    let references: Vec<Reference> = sqlx::query_as(
+        "select kind, label from image_references where image_id = $1 order by kind, label limit 20",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !references.is_empty() {
+        let uses: Vec<String> = references
+            .iter()
+            .map(|r| format!("{} of '{}'", r.kind.replace('_', " "), r.label))
+            .collect();
+        return Err(ApiError::Conflict(format!(
+            "the image is in use: {}",
+            uses.join(", ")
+        )));
+    }
+    sqlx::query("delete from images where id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|err| {
+            crate::http::error::on_constraint(
+                err,
+                &[("authors_avatar_image_id_fkey", || {
+                    ApiError::Conflict("the image was just set as an author's avatar".into())
+                })],
+            )
+        })?;
+    tx.commit().await?;
+    remove_files(&state.media, &current.keys()).await;
+    tracing::info!(image.id = %id, "image deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stored files that no image row references (left by a crash between writing files and
+/// inserting the row). Files younger than `min_age` are left out: they may belong to an upload
+/// still in progress.
+pub async fn orphaned_files(
+    db: &sqlx::PgPool,
+    media: &Media,
+    min_age: std::time::Duration,
+) -> anyhow::Result<Vec<String>> {
+    let keys = media.storage.keys().await?;
+    let referenced: std::collections::HashSet<String> = sqlx::query_scalar(
+        r#"
+        select storage_key from images
+        union all
+        select v->>'key' from images, jsonb_array_elements(variants) v
+        "#,
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .collect();
+    let mut orphans = Vec::new();
+    for key in keys {
+        if !referenced.contains(&key) && media.storage.older_than(&key, min_age).await {
+            orphans.push(key);
+        }
+    }
+    Ok(orphans)
+}

@@ -1,0 +1,139 @@
+//! Receiving a multipart upload: the `file` part is streamed to a temporary file while its
+//! SHA-256 is computed and the size limit enforced (`413` the moment it is crossed). The
+//! temporary file is removed when the `Upload` is dropped, whatever happens next.
+
+use axum::{
+    extract::{FromRequest, Multipart, Request},
+    http::header,
+};
+use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
+use tokio::io::AsyncWriteExt;
+
+use crate::http::error::{ApiError, ApiResult};
+
+/// Text fields are captions, not essays; anything longer is refused while reading.
+const MAX_TEXT_FIELD_BYTES: usize = 16 * 1024;
+
+pub struct Upload {
+    pub file: NamedTempFile,
+    pub size: u64,
+    pub sha256: [u8; 32],
+    /// What the client called the file: kept as metadata, never used in a path.
+    pub filename: Option<String>,
+    pub alt: Option<String>,
+    pub caption: Option<String>,
+    pub credit: Option<String>,
+}
+
+/// Reads the multipart body of `request`.
+pub async fn receive(request: Request, max_bytes: u64) -> ApiResult<Upload> {
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    if !is_multipart {
+        return Err(ApiError::UnsupportedMediaType(
+            "expected Content-Type: multipart/form-data with a `file` part".into(),
+        ));
+    }
+    let mut multipart = Multipart::from_request(request, &())
+        .await
+        .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+
+    let mut file: Option<(NamedTempFile, u64, [u8; 32], Option<String>)> = None;
+    let (mut alt, mut caption, mut credit) = (None, None, None);
+    while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "file" => {
+                if file.is_some() {
+                    return Err(ApiError::invalid("file", "only one file per upload"));
+                }
+                let filename = field.file_name().map(sanitize_filename);
+                let temp = NamedTempFile::with_prefix("galley-upload-")
+                    .map_err(|e| ApiError::Internal(e.into()))?;
+                let mut out = tokio::fs::File::from_std(
+                    temp.reopen().map_err(|e| ApiError::Internal(e.into()))?,
+                );
+                let mut hasher = Sha256::new();
+                let mut size: u64 = 0;
+                while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+                    size += chunk.len() as u64;
+                    if size > max_bytes {
+                        return Err(ApiError::PayloadTooLarge(format!(
+                            "the file is larger than the limit of {max_bytes} bytes"
+                        )));
+                    }
+                    hasher.update(&chunk);
+                    out.write_all(&chunk)
+                        .await
+                        .map_err(|e| ApiError::Internal(e.into()))?;
+                }
+                out.flush()
+                    .await
+                    .map_err(|e| ApiError::Internal(e.into()))?;
+                file = Some((temp, size, hasher.finalize().into(), filename));
+            }
+            "alt" | "caption" | "credit" => {
+                let mut text = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+                    text.extend_from_slice(&chunk);
+                    if text.len() > MAX_TEXT_FIELD_BYTES {
+                        return Err(ApiError::invalid(name, "is too long"));
+                    }
+                }
+                let text = String::from_utf8(text)
+                    .map_err(|_| ApiError::invalid(name.clone(), "must be UTF-8 text"))?;
+                let slot = match name.as_str() {
+                    "alt" => &mut alt,
+                    "caption" => &mut caption,
+                    _ => &mut credit,
+                };
+                *slot = Some(text);
+            }
+            other => {
+                return Err(ApiError::invalid(
+                    other,
+                    "unknown field; expected file, alt, caption, credit",
+                ));
+            }
+        }
+    }
+    let (file, size, sha256, filename) =
+        file.ok_or_else(|| ApiError::invalid("file", "is required"))?;
+    Ok(Upload {
+        file,
+        size,
+        sha256,
+        filename,
+        alt,
+        caption,
+        credit,
+    })
+}
+
+fn malformed(err: axum::extract::multipart::MultipartError) -> ApiError {
+    ApiError::bad_request(format!("malformed multipart body: {}", err.body_text()))
+}
+
+/// Keeps the last path component, without control characters, at most 255 characters:
+/// `../../etc/passwd` is stored as `passwd`, and only ever shown, never opened.
+fn sanitize_filename(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    last.chars().filter(|c| !c.is_control()).take(255).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn client_file_names_lose_their_directories() {
+        assert_eq!(super::sanitize_filename("../../etc/passwd"), "passwd");
+        assert_eq!(
+            super::sanitize_filename("C:\\photos\\wang xu.jpg"),
+            "wang xu.jpg"
+        );
+        assert_eq!(super::sanitize_filename("a\u{0}b.png"), "ab.png");
+    }
+}
