@@ -64,6 +64,32 @@ pub struct MediaConfig {
     pub max_pixels: u64,
     /// Images processed at once; the rest wait, so uploads cannot starve reads of CPU.
     pub workers: usize,
+    /// S3-compatible storage instead of `dir`, when `GALLEY_S3_BUCKET` is set.
+    pub s3: Option<S3Config>,
+}
+
+#[derive(Clone)]
+pub struct S3Config {
+    pub bucket: String,
+    /// For S3-compatible services (MinIO, R2, …); AWS when absent.
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 /// A configuration variable that is present but unusable.
@@ -204,6 +230,24 @@ impl Config {
                     1,
                     256,
                 )?,
+                s3: match get("GALLEY_S3_BUCKET") {
+                    None => None,
+                    Some(bucket) => Some(S3Config {
+                        bucket,
+                        endpoint: match get("GALLEY_S3_ENDPOINT") {
+                            Some(e) if !(e.starts_with("https://") || e.starts_with("http://")) => {
+                                return Err(err(
+                                    "GALLEY_S3_ENDPOINT",
+                                    format!("'{e}' is not an http(s) URL"),
+                                ));
+                            }
+                            other => other,
+                        },
+                        region: get("GALLEY_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                        access_key_id: get("GALLEY_S3_ACCESS_KEY_ID"),
+                        secret_access_key: get("GALLEY_S3_SECRET_ACCESS_KEY"),
+                    }),
+                },
             },
         })
     }

@@ -71,7 +71,10 @@ pub struct Media {
 impl Media {
     pub fn new(config: &MediaConfig) -> anyhow::Result<Self> {
         Ok(Self {
-            storage: Storage::local(&config.dir)?,
+            storage: match &config.s3 {
+                Some(s3) => Storage::s3(s3)?,
+                None => Storage::local(&config.dir)?,
+            },
             base_url: config.base_url.clone(),
             max_upload_bytes: config.max_upload_bytes,
             max_pixels: config.max_pixels,
@@ -408,17 +411,20 @@ pub async fn upload_image(
     let mut stored: Vec<StoredVariant> = Vec::new();
     let mut written: Vec<String> = Vec::new();
     let result = async {
+        let original = &processed.original;
+        let bytes = original.bytes.clone();
         put(
             media,
             &original_key,
-            processed.original.bytes.clone(),
+            bytes,
+            original.mime_type,
             &mut written,
         )
         .await?;
         for variant in processed.variants {
             let key = format!("images/{id}/{}.{}", variant.width, variant.extension);
             stored.push(stored_variant(&variant, &key));
-            put(media, &key, variant.bytes, &mut written).await?;
+            put(media, &key, variant.bytes, variant.mime_type, &mut written).await?;
         }
         let row: ImageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             r#"
@@ -474,11 +480,17 @@ pub async fn upload_image(
     }
 }
 
-async fn put(media: &Media, key: &str, bytes: Vec<u8>, written: &mut Vec<String>) -> ApiResult<()> {
+async fn put(
+    media: &Media,
+    key: &str,
+    bytes: Vec<u8>,
+    content_type: &'static str,
+    written: &mut Vec<String>,
+) -> ApiResult<()> {
     written.push(key.to_owned());
     media
         .storage
-        .put(key, bytes)
+        .put(key, bytes, content_type)
         .await
         .map_err(ApiError::Internal)
 }
@@ -683,11 +695,9 @@ pub async fn orphaned_files(
     .await?
     .into_iter()
     .collect();
-    let mut orphans = Vec::new();
-    for key in keys {
-        if !referenced.contains(&key) && media.storage.older_than(&key, min_age).await {
-            orphans.push(key);
-        }
-    }
-    Ok(orphans)
+    Ok(keys
+        .into_iter()
+        .filter(|(key, age)| !referenced.contains(key) && *age >= min_age)
+        .map(|(key, _)| key)
+        .collect())
 }

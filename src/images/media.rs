@@ -1,16 +1,11 @@
-//! `GET /media/images/{id}/{file}`: media files from local storage, immutable and cacheable
-//! for a year, with strong ETags and single byte-range requests.
-
-use std::io::SeekFrom;
+//! `GET /media/images/{id}/{file}`: media files from storage (local or S3), immutable and
+//! cacheable for a year, with strong ETags and single byte-range requests.
 
 use axum::{
-    body::Body,
     extract::{Path, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 use uuid::Uuid;
 
 use crate::http::{
@@ -40,21 +35,8 @@ pub async fn get_media_file(
     let id = Uuid::parse_str(&id).map_err(|_| ApiError::NotFound)?;
     let content_type = content_type_of(&file).ok_or(ApiError::NotFound)?;
     let key = format!("images/{id}/{file}");
-    let path = state
-        .media
-        .storage
-        .local_path(&key)
-        .ok_or(ApiError::NotFound)?;
-    let mut handle = match tokio::fs::File::open(&path).await {
-        Ok(handle) => handle,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ApiError::NotFound),
-        Err(e) => return Err(ApiError::Internal(e.into())),
-    };
-    let length = handle
-        .metadata()
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .len();
+    let storage = &state.media.storage;
+    let length = storage.size(&key).await?.ok_or(ApiError::NotFound)?;
 
     // The key names the content for ever (ids are never reused), so it can be the validator.
     let etag = format!("\"{}-{}\"", id.simple(), file.replace('.', "-"));
@@ -62,7 +44,7 @@ pub async fn get_media_file(
     response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response_headers.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
+        HeaderValue::from_static(super::storage::IMMUTABLE),
     );
     response_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Ok(value) = HeaderValue::from_str(&etag) {
@@ -87,7 +69,7 @@ pub async fn get_media_file(
     match range {
         None => {
             response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-            let body = Body::from_stream(ReaderStream::new(handle));
+            let body = storage.read(&key, 0, length).await?;
             Ok((StatusCode::OK, response_headers, body).into_response())
         }
         Some(Err(())) => {
@@ -97,16 +79,12 @@ pub async fn get_media_file(
             Ok((StatusCode::RANGE_NOT_SATISFIABLE, response_headers).into_response())
         }
         Some(Ok((start, end))) => {
-            handle
-                .seek(SeekFrom::Start(start))
-                .await
-                .map_err(|e| ApiError::Internal(e.into()))?;
             let count = end - start + 1;
             response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(count));
             if let Ok(value) = HeaderValue::from_str(&format!("bytes {start}-{end}/{length}")) {
                 response_headers.insert(header::CONTENT_RANGE, value);
             }
-            let body = Body::from_stream(ReaderStream::new(handle.take(count)));
+            let body = storage.read(&key, start, count).await?;
             Ok((StatusCode::PARTIAL_CONTENT, response_headers, body).into_response())
         }
     }

@@ -14,7 +14,7 @@ use sqlx::PgPool;
 use crate::helpers::{TestApp, TestResponse};
 
 /// A photo-like gradient, so encoders have something to compress.
-fn jpeg(width: u32, height: u32) -> Vec<u8> {
+pub fn jpeg(width: u32, height: u32) -> Vec<u8> {
     let img = RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([
             (x * 255 / width) as u8,
@@ -124,14 +124,14 @@ fn pixel_flood_png() -> Vec<u8> {
     png
 }
 
-struct Part<'a> {
+pub struct Part<'a> {
     name: &'a str,
     filename: Option<&'a str>,
     content_type: Option<&'a str>,
     bytes: Vec<u8>,
 }
 
-fn file(filename: &str, bytes: Vec<u8>) -> Part<'_> {
+pub fn file(filename: &str, bytes: Vec<u8>) -> Part<'_> {
     Part {
         name: "file",
         filename: Some(filename),
@@ -149,7 +149,7 @@ fn text<'a>(name: &'a str, value: &str) -> Part<'a> {
     }
 }
 
-async fn upload(app: &TestApp, token: Option<&str>, parts: Vec<Part<'_>>) -> TestResponse {
+pub async fn upload(app: &TestApp, token: Option<&str>, parts: Vec<Part<'_>>) -> TestResponse {
     let boundary = "galley-test-boundary-7d3f";
     let mut body = Vec::new();
     for part in parts {

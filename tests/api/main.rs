@@ -6,6 +6,7 @@ mod helpers;
 mod images;
 mod named_resources;
 mod ops;
+mod s3;
 mod tags;
 mod tokens;
 mod users;
