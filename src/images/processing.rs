@@ -1,18 +1,23 @@
 //! Turning uploaded bytes into safe, servable files: sniffing the real type, refusing pixel
-//! floods before decoding, decoding under memory limits, applying EXIF orientation, and
-//! re-encoding everything so that no EXIF, GPS or XMP metadata survives in any served file.
+//! floods before decoding, decoding under memory limits, applying EXIF orientation, and making
+//! sure no EXIF, GPS or XMP metadata survives in any served file.
+//!
+//! The original is kept bit-for-bit in its image data, with metadata segments removed (no
+//! generation loss, and far cheaper than re-encoding); it is re-encoded only when its EXIF
+//! orientation has to be applied to the pixels. Variants are always freshly encoded.
 //!
 //! Synchronous and CPU-bound: callers run it on the blocking pool behind a semaphore.
 
 use std::{fs::File, io::BufReader, path::Path};
 
+use fast_image_resize::{
+    FilterType as ResizeFilter, PixelType, ResizeAlg, ResizeOptions, Resizer,
+    images::{Image as ResizeImage, ImageRef},
+};
 use image::{
     DynamicImage, ExtendedColorType, ImageDecoder, ImageEncoder, ImageFormat, ImageReader, Limits,
-    codecs::{
-        jpeg::JpegEncoder,
-        png::{CompressionType, FilterType as PngFilter, PngEncoder},
-    },
-    imageops::FilterType,
+    codecs::png::{CompressionType, FilterType as PngFilter, PngEncoder},
+    metadata::Orientation,
 };
 
 /// Widths of the responsive variants. Never upscaled: only widths below the original's.
@@ -22,6 +27,9 @@ const JPEG_QUALITY_ORIGINAL: u8 = 90;
 const JPEG_QUALITY_VARIANT: u8 = 82;
 const WEBP_QUALITY_ORIGINAL: f32 = 90.0;
 const WEBP_QUALITY_VARIANT: f32 = 80.0;
+/// libwebp's effort, 0 (fast) to 6. Measured on a 2400×1800 photo: method 4 (the default)
+/// took 314 ms, method 2 113 ms, for files within 2% of each other.
+const WEBP_METHOD: i32 = 2;
 
 /// The formats Galley accepts, identified by their magic numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,19 +163,29 @@ pub fn process(path: &Path, max_pixels: u64) -> Result<Processed, ImageError> {
     image.apply_orientation(orientation);
     let image = normalise(image);
 
-    let original = match format {
-        // Re-encoding a GIF would lose its animation; its metadata blocks are dropped instead.
-        Format::Gif => Encoded {
+    let stripped = if orientation == Orientation::NoTransforms || format == Format::Gif {
+        // A GIF is never re-encoded: that would lose its animation.
+        strip_metadata(format, &std::fs::read(path)?)
+            .filter(|bytes| same_dimensions(bytes, format, image.width(), image.height()))
+    } else {
+        None
+    };
+    let original = match (stripped, format) {
+        (Some(bytes), _) => Encoded {
             width: image.width(),
             height: image.height(),
             mime_type: format.mime_type(),
             extension: format.extension(),
-            bytes: strip_gif_metadata(&std::fs::read(path)?)
-                .ok_or_else(|| ImageError::Undecodable("malformed GIF block structure".into()))?,
+            bytes,
         },
-        Format::Jpeg => encode_jpeg(&image, JPEG_QUALITY_ORIGINAL, icc.as_deref())?,
-        Format::Png => encode_png(&image, icc.as_deref())?,
-        Format::Webp => encode_webp(&image, WEBP_QUALITY_ORIGINAL)?,
+        (None, Format::Gif) => {
+            return Err(ImageError::Undecodable(
+                "malformed GIF block structure".into(),
+            ));
+        }
+        (None, Format::Jpeg) => encode_jpeg(&image, JPEG_QUALITY_ORIGINAL, icc.as_deref())?,
+        (None, Format::Png) => encode_png(&image, icc.as_deref())?,
+        (None, Format::Webp) => encode_webp(&image, WEBP_QUALITY_ORIGINAL)?,
     };
 
     let variants = variants(&image, icc.as_deref())?;
@@ -198,26 +216,42 @@ fn normalise(image: DynamicImage) -> DynamicImage {
 
 fn variants(image: &DynamicImage, icc: Option<&[u8]>) -> Result<Vec<Encoded>, ImageError> {
     let (width, height) = (image.width(), image.height());
-    let mut by_width: Vec<[Encoded; 2]> = Vec::new();
-    // Downscale in a cascade, largest first: each step resamples the previous, much smaller
-    // than the original, which keeps a 12-megapixel upload well under a second.
-    let mut source: Option<DynamicImage> = None;
-    for &target in VARIANT_WIDTHS.iter().rev().filter(|&&w| w < width) {
+    let alpha = image.color().has_alpha();
+    let (pixel_type, raw) = match image {
+        DynamicImage::ImageRgba8(rgba) => (PixelType::U8x4, rgba.as_raw()),
+        DynamicImage::ImageRgb8(rgb) => (PixelType::U8x3, rgb.as_raw()),
+        other => return variants(&normalise(other.clone()), icc),
+    };
+    let source = ImageRef::new(width, height, raw.as_slice(), pixel_type)
+        .map_err(|e| ImageError::Encoding(e.to_string()))?;
+    // SIMD Catmull-Rom from the full-size original for every width: sharper than a cascade
+    // and, measured on a 12-megapixel photo, about 70 ms for all five sizes.
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(ResizeFilter::CatmullRom));
+    let mut resizer = Resizer::new();
+    let mut out = Vec::new();
+    for &target in VARIANT_WIDTHS.iter().filter(|&&w| w < width) {
         let target_height = ((u64::from(height) * u64::from(target) + u64::from(width) / 2)
             / u64::from(width))
         .max(1) as u32;
-        let from = source.as_ref().unwrap_or(image);
-        let resized = from.resize_exact(target, target_height, FilterType::Triangle);
-        let fallback = if resized.color().has_alpha() {
+        let mut resized = ResizeImage::new(target, target_height, pixel_type);
+        resizer
+            .resize(&source, &mut resized, &options)
+            .map_err(|e| ImageError::Encoding(e.to_string()))?;
+        let pixels = resized.into_vec();
+        let resized = if alpha {
+            image::RgbaImage::from_raw(target, target_height, pixels).map(DynamicImage::ImageRgba8)
+        } else {
+            image::RgbImage::from_raw(target, target_height, pixels).map(DynamicImage::ImageRgb8)
+        }
+        .ok_or_else(|| ImageError::Encoding("resized buffer has the wrong size".into()))?;
+        out.push(encode_webp(&resized, WEBP_QUALITY_VARIANT)?);
+        out.push(if alpha {
             encode_png(&resized, icc)?
         } else {
             encode_jpeg(&resized, JPEG_QUALITY_VARIANT, icc)?
-        };
-        by_width.push([encode_webp(&resized, WEBP_QUALITY_VARIANT)?, fallback]);
-        source = Some(resized);
+        });
     }
-    by_width.reverse();
-    Ok(by_width.into_iter().flatten().collect())
+    Ok(out)
 }
 
 fn encode_jpeg(
@@ -226,18 +260,18 @@ fn encode_jpeg(
     icc: Option<&[u8]>,
 ) -> Result<Encoded, ImageError> {
     let rgb = image.to_rgb8();
+    let (Ok(width), Ok(height)) = (u16::try_from(rgb.width()), u16::try_from(rgb.height())) else {
+        return Err(ImageError::Encoding(
+            "JPEG is limited to 65535 pixels a side".into(),
+        ));
+    };
     let mut bytes = Vec::new();
-    let mut encoder = JpegEncoder::new_with_quality(&mut bytes, quality);
+    let mut encoder = jpeg_encoder::Encoder::new(&mut bytes, quality);
     if let Some(icc) = icc {
-        let _ = encoder.set_icc_profile(icc.to_vec());
+        let _ = encoder.add_icc_profile(icc);
     }
     encoder
-        .write_image(
-            rgb.as_raw(),
-            rgb.width(),
-            rgb.height(),
-            ExtendedColorType::Rgb8,
-        )
+        .encode(rgb.as_raw(), width, height, jpeg_encoder::ColorType::Rgb)
         .map_err(|e| ImageError::Encoding(e.to_string()))?;
     Ok(Encoded {
         width: rgb.width(),
@@ -274,18 +308,20 @@ fn encode_png(image: &DynamicImage, icc: Option<&[u8]>) -> Result<Encoded, Image
 
 fn encode_webp(image: &DynamicImage, quality: f32) -> Result<Encoded, ImageError> {
     let (width, height) = (image.width(), image.height());
+    let mut config = webp::WebPConfig::new()
+        .map_err(|()| ImageError::Encoding("libwebp configuration failed".into()))?;
+    config.quality = quality;
+    config.method = WEBP_METHOD;
     let memory = match image {
         DynamicImage::ImageRgba8(rgba) => {
-            webp::Encoder::from_rgba(rgba.as_raw(), width, height).encode(quality)
+            webp::Encoder::from_rgba(rgba.as_raw(), width, height).encode_advanced(&config)
         }
         other => {
             let rgb = other.to_rgb8();
-            webp::Encoder::from_rgb(rgb.as_raw(), width, height).encode(quality)
+            webp::Encoder::from_rgb(rgb.as_raw(), width, height).encode_advanced(&config)
         }
-    };
-    if memory.is_empty() {
-        return Err(ImageError::Encoding("libwebp produced no output".into()));
     }
+    .map_err(|e| ImageError::Encoding(format!("libwebp: {e:?}")))?;
     Ok(Encoded {
         width,
         height,
@@ -300,6 +336,146 @@ fn encode_webp(image: &DynamicImage, quality: f32) -> Result<Encoded, ImageError
 fn blurhash_of(image: &DynamicImage) -> Option<String> {
     let thumb = image.thumbnail(32, 32).to_rgba8();
     blurhash::encode(4, 3, thumb.width(), thumb.height(), thumb.as_raw()).ok()
+}
+
+/// The file without its metadata, or `None` when its structure cannot be followed (the caller
+/// then re-encodes from the decoded pixels).
+fn strip_metadata(format: Format, bytes: &[u8]) -> Option<Vec<u8>> {
+    match format {
+        Format::Jpeg => strip_jpeg_metadata(bytes),
+        Format::Png => strip_png_metadata(bytes),
+        Format::Webp => strip_webp_metadata(bytes),
+        Format::Gif => strip_gif_metadata(bytes),
+    }
+}
+
+/// A stripped file must still describe the same picture.
+fn same_dimensions(bytes: &[u8], format: Format, width: u32, height: u32) -> bool {
+    ImageReader::with_format(std::io::Cursor::new(bytes), format.image_format())
+        .into_dimensions()
+        .is_ok_and(|dims| dims == (width, height))
+}
+
+/// Copies a JPEG without APP1 (EXIF, XMP), APP13 (IPTC), the other application segments and
+/// comments. Kept: JFIF (APP0), ICC profiles (APP2 `ICC_PROFILE`), Adobe colour info (APP14),
+/// and everything that codes the picture. Stops at the end-of-image marker, so data appended
+/// after it (multi-picture thumbnails with their own EXIF) is dropped too.
+pub fn strip_jpeg_metadata(jpeg: &[u8]) -> Option<Vec<u8>> {
+    if !jpeg.starts_with(&[0xFF, 0xD8]) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(jpeg.len());
+    out.extend_from_slice(&[0xFF, 0xD8]);
+    let mut pos = 2;
+    loop {
+        if *jpeg.get(pos)? != 0xFF {
+            return None;
+        }
+        while *jpeg.get(pos + 1)? == 0xFF {
+            pos += 1; // fill bytes
+        }
+        let marker = jpeg[pos + 1];
+        pos += 2;
+        match marker {
+            0xD9 => {
+                out.extend_from_slice(&[0xFF, 0xD9]);
+                return Some(out);
+            }
+            0x01 | 0xD0..=0xD7 => {
+                out.extend_from_slice(&[0xFF, marker]);
+                continue;
+            }
+            _ => {}
+        }
+        let length = usize::from(u16::from_be_bytes([*jpeg.get(pos)?, *jpeg.get(pos + 1)?]));
+        let segment = jpeg.get(pos..pos.checked_add(length)?)?;
+        if length < 2 {
+            return None;
+        }
+        let keep = match marker {
+            0xE2 => segment[2..].starts_with(b"ICC_PROFILE\0"),
+            0xE1 | 0xE3..=0xED | 0xEF | 0xFE => false,
+            _ => true,
+        };
+        if keep {
+            out.extend_from_slice(&[0xFF, marker]);
+            out.extend_from_slice(segment);
+        }
+        pos += length;
+        if marker == 0xDA {
+            // Entropy-coded data runs to the next marker that is neither a stuffed 0xFF00
+            // nor a restart marker.
+            let start = pos;
+            loop {
+                if *jpeg.get(pos)? == 0xFF {
+                    let next = *jpeg.get(pos + 1)?;
+                    if next != 0x00 && !(0xD0..=0xD7).contains(&next) {
+                        break;
+                    }
+                    pos += 2;
+                } else {
+                    pos += 1;
+                }
+            }
+            out.extend_from_slice(&jpeg[start..pos]);
+        }
+    }
+}
+
+/// Copies a PNG keeping the critical chunks and the ancillary ones that affect rendering
+/// (transparency, colour, animation); text chunks, `eXIf`, `tIME` and unknown chunks are dropped.
+pub fn strip_png_metadata(png: &[u8]) -> Option<Vec<u8>> {
+    const RENDERING: [&[u8; 4]; 11] = [
+        b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"sBIT", b"pHYs", b"bKGD", b"cICP", b"acTL",
+        b"fcTL",
+    ];
+    let mut out = png.get(..8)?.to_vec();
+    let mut pos = 8;
+    loop {
+        let length = u32::from_be_bytes(png.get(pos..pos + 4)?.try_into().ok()?) as usize;
+        let kind: &[u8; 4] = png.get(pos + 4..pos + 8)?.try_into().ok()?;
+        let end = pos.checked_add(12)?.checked_add(length)?;
+        let chunk = png.get(pos..end)?;
+        let critical = kind[0].is_ascii_uppercase();
+        if critical || kind == b"fdAT" || RENDERING.contains(&kind) {
+            out.extend_from_slice(chunk);
+        }
+        if kind == b"IEND" {
+            return Some(out);
+        }
+        pos = end;
+    }
+}
+
+/// Copies a WebP without its `EXIF` and `XMP ` chunks, clearing their flags in `VP8X`.
+pub fn strip_webp_metadata(webp: &[u8]) -> Option<Vec<u8>> {
+    if webp.get(..4)? != b"RIFF" || webp.get(8..12)? != b"WEBP" {
+        return None;
+    }
+    let mut out = webp[..12].to_vec();
+    let mut pos = 12;
+    while pos < webp.len() {
+        let kind = webp.get(pos..pos + 4)?;
+        let size = u32::from_le_bytes(webp.get(pos + 4..pos + 8)?.try_into().ok()?) as usize;
+        let end = pos
+            .checked_add(8)?
+            .checked_add(size + size % 2)?
+            .min(webp.len());
+        let chunk = webp.get(pos..end)?;
+        match kind {
+            b"EXIF" | b"XMP " => {}
+            b"VP8X" => {
+                let mut chunk = chunk.to_vec();
+                *chunk.get_mut(8)? &= !(0x08 | 0x04);
+                out.extend_from_slice(&chunk);
+            }
+            _ => out.extend_from_slice(chunk),
+        }
+        pos = end;
+    }
+    let riff_size = u32::try_from(out.len() - 8).ok()?;
+    out[4..8].copy_from_slice(&riff_size.to_le_bytes());
+    Some(out)
 }
 
 /// Copies a GIF keeping only what renders: header, palettes, graphic control extensions,
@@ -377,6 +553,55 @@ mod tests {
         assert_eq!(sniff(b"<svg xmlns="), None);
         assert_eq!(sniff(b"<!doctype html>"), None);
         assert_eq!(sniff(b""), None);
+    }
+
+    #[test]
+    fn webp_exif_and_xmp_chunks_are_dropped_and_flags_cleared() {
+        let chunk = |kind: &[u8; 4], data: &[u8]| {
+            let mut c = kind.to_vec();
+            c.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            c.extend_from_slice(data);
+            if data.len() % 2 == 1 {
+                c.push(0);
+            }
+            c
+        };
+        let mut body = b"WEBP".to_vec();
+        body.extend(chunk(b"VP8X", &[0x0C, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+        body.extend(chunk(b"VP8 ", b"imagedata"));
+        body.extend(chunk(b"EXIF", b"GPS SECRET"));
+        body.extend(chunk(b"XMP ", b"<x:xmpmeta>SECRET"));
+        let mut webp = b"RIFF".to_vec();
+        webp.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        webp.extend(body);
+        let stripped = strip_webp_metadata(&webp).expect("valid RIFF");
+        assert!(!String::from_utf8_lossy(&stripped).contains("SECRET"));
+        assert_eq!(stripped[20], 0, "EXIF and XMP flags cleared in VP8X");
+        let riff_size = u32::from_le_bytes(stripped[4..8].try_into().expect("4 bytes"));
+        assert_eq!(riff_size as usize, stripped.len() - 8);
+        assert!(String::from_utf8_lossy(&stripped).contains("imagedata"));
+    }
+
+    #[test]
+    fn jpeg_exif_comments_and_trailing_data_are_dropped() {
+        let mut jpeg = vec![0xFF, 0xD8];
+        jpeg.extend_from_slice(&[0xFF, 0xE1, 0x00, 0x0A]);
+        jpeg.extend_from_slice(b"Exif\0\0GP");
+        jpeg.extend_from_slice(&[0xFF, 0xFE, 0x00, 0x08]);
+        jpeg.extend_from_slice(b"SECRET");
+        jpeg.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x04, 0x01, 0x02]);
+        jpeg.extend_from_slice(&[0x11, 0xFF, 0x00, 0x22, 0xFF, 0xD0, 0x33]);
+        jpeg.extend_from_slice(&[0xFF, 0xD9]);
+        jpeg.extend_from_slice(b"appended SECRET thumbnail");
+        let stripped = strip_jpeg_metadata(&jpeg).expect("valid JPEG");
+        assert_eq!(
+            stripped,
+            vec![
+                0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x04, 0x01, 0x02, 0x11, 0xFF, 0x00, 0x22, 0xFF, 0xD0,
+                0x33, 0xFF, 0xD9
+            ]
+        );
+        assert!(strip_jpeg_metadata(&jpeg[..12]).is_none(), "truncated");
     }
 
     #[test]

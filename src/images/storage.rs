@@ -27,6 +27,8 @@ use crate::config::S3Config;
 /// Served files never change: caches (and a CDN reading these from the bucket) keep them.
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
+const READ_CHUNK_BYTES: usize = 256 * 1024;
+
 #[derive(Debug, Clone)]
 pub enum Storage {
     /// A directory on the local filesystem.
@@ -203,7 +205,12 @@ impl Storage {
             Self::Local { root } => {
                 let mut file = tokio::fs::File::open(root.join(key)).await?;
                 file.seek(SeekFrom::Start(start)).await?;
-                Ok(Body::from_stream(ReaderStream::new(file.take(count))))
+                // Large reads: each one is a trip to the blocking pool, and 4 KiB reads (the
+                // default) cut throughput of a small variant to a fifth.
+                Ok(Body::from_stream(ReaderStream::with_capacity(
+                    file.take(count),
+                    READ_CHUNK_BYTES,
+                )))
             }
             Self::S3 { store } => {
                 let options = GetOptions {

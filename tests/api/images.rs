@@ -333,6 +333,43 @@ async fn gps_exif_is_stripped_and_orientation_applied(pool: PgPool) {
 }
 
 #[sqlx::test]
+async fn an_upright_jpeg_keeps_its_image_data_and_loses_only_metadata(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let author = app.token_for(Role::Author).await;
+    let plain = jpeg(640, 480);
+    let response = upload(
+        &app,
+        Some(&author),
+        vec![file("upright.jpg", with_exif(&plain, 1))],
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    let original = app
+        .get(response.json()["url"].as_str().expect("url"), None)
+        .await;
+    // No re-encoding (no generation loss): exactly the upload without its EXIF segment.
+    assert_eq!(original.body.as_ref(), plain.as_slice());
+}
+
+#[sqlx::test]
+async fn png_text_chunks_are_dropped_from_the_original(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let author = app.token_for(Role::Author).await;
+    let png = png_rgba(50, 40);
+    // Insert a tEXt chunk after IHDR (8-byte signature + 25-byte IHDR chunk).
+    let mut with_text = png[..33].to_vec();
+    with_text.extend(png_chunk(b"tEXt", format!("Comment\0{SECRET}").as_bytes()));
+    with_text.extend_from_slice(&png[33..]);
+    let response = upload(&app, Some(&author), vec![file("text.png", with_text)]).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    let original = app
+        .get(response.json()["url"].as_str().expect("url"), None)
+        .await;
+    assert_no_metadata(&original.body);
+    assert_eq!(original.body.as_ref(), png.as_slice());
+}
+
+#[sqlx::test]
 async fn hostile_files_are_refused_and_leave_nothing_behind(pool: PgPool) {
     let app = TestApp::with_config(pool, |c| c.media.max_upload_bytes = 4096);
     let author = app.token_for(Role::Author).await;
