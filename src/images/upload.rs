@@ -14,6 +14,8 @@ use crate::http::error::{ApiError, ApiResult};
 
 /// Text fields are captions, not essays; anything longer is refused while reading.
 const MAX_TEXT_FIELD_BYTES: usize = 16 * 1024;
+/// A form has at most four parts; a stream of endless repeated fields is cut off.
+const MAX_PARTS: usize = 8;
 
 pub struct Upload {
     pub file: NamedTempFile,
@@ -44,7 +46,14 @@ pub async fn receive(request: Request, max_bytes: u64) -> ApiResult<Upload> {
 
     let mut file: Option<(NamedTempFile, u64, [u8; 32], Option<String>)> = None;
     let (mut alt, mut caption, mut credit) = (None, None, None);
+    let mut parts = 0;
     while let Some(mut field) = multipart.next_field().await.map_err(malformed)? {
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(ApiError::bad_request(format!(
+                "an upload has at most {MAX_PARTS} form parts"
+            )));
+        }
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
             "file" => {
