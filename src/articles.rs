@@ -1,0 +1,5 @@
+//! Articles: the heart of the CMS. This module grows with the articles capability; today it
+//! holds the structured body (`body`): blocks, their validation, HTML rendering, Markdown input
+//! and the text metrics derived from them.
+
+pub mod body;
