@@ -180,7 +180,7 @@ pub async fn list_authors(
         .fetch::<AuthorRow>(
             &state.db,
             format!("select {COLUMNS} from authors a where true"),
-            "select count(*) from authors",
+            "select count from row_counts where table_name = 'authors'",
         )
         .await?;
     let signed_in = principal.is_some();

@@ -117,7 +117,7 @@ pub async fn list_tags(
         .fetch::<Tag>(
             &state.db,
             format!("select {COLUMNS} from tags t where true"),
-            "select count(*) from tags",
+            "select count from row_counts where table_name = 'tags'",
         )
         .await?;
     Ok(Json(page.finish(rows, total, |tag| tag)))

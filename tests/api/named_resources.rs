@@ -157,6 +157,7 @@ async fn only_editors_and_admins_write(pool: PgPool) {
                 .status,
             StatusCode::OK
         );
+        let total_before = app.get(base, None).await.json()["meta"]["total"].as_i64();
         assert_eq!(
             app.delete(&item, Some(&editor)).await.status,
             StatusCode::NO_CONTENT
@@ -164,6 +165,12 @@ async fn only_editors_and_admins_write(pool: PgPool) {
         app.get(&item, None)
             .await
             .assert_problem(StatusCode::NOT_FOUND, "not-found");
+        let total_after = app.get(base, None).await.json()["meta"]["total"].as_i64();
+        assert_eq!(
+            total_after,
+            total_before.map(|t| t - 1),
+            "totals follow deletes"
+        );
         app.delete(&item, Some(&editor))
             .await
             .assert_problem(StatusCode::NOT_FOUND, "not-found");
