@@ -42,6 +42,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,
+    /// For requests that carry a large body from a possibly slow client (image uploads).
+    pub upload_timeout: Duration,
     pub cache_max_age_secs: u32,
     pub cache_stale_while_revalidate_secs: u32,
     pub session_ttl: Duration,
@@ -175,6 +177,13 @@ impl Config {
                 30,
                 1,
                 3600,
+            )?),
+            upload_timeout: Duration::from_secs(parse_num(
+                &get,
+                "GALLEY_UPLOAD_TIMEOUT_SECS",
+                600,
+                1,
+                86_400,
             )?),
             cache_max_age_secs: parse_num(&get, "GALLEY_CACHE_MAX_AGE_SECS", 60, 0, 31_536_000)?,
             cache_stale_while_revalidate_secs: parse_num(

@@ -154,15 +154,29 @@ pub fn check_if_match(
     }
 }
 
-/// Answers `503` with a problem when a request runs longer than the configured timeout.
+/// Endpoints whose request body streams in from the client for as long as the client's
+/// connection needs: they get `upload_timeout` instead of `request_timeout`.
+const UPLOAD_ENDPOINTS: [(Method, &str); 1] = [(Method::POST, "/v1/images")];
+
+/// Answers `503` with a problem when a request runs longer than its timeout.
 pub async fn timeout(State(config): State<Arc<Config>>, request: Request, next: Next) -> Response {
-    match tokio::time::timeout(config.request_timeout, next.run(request)).await {
+    let is_upload = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .is_some_and(|path| {
+            UPLOAD_ENDPOINTS
+                .iter()
+                .any(|(method, p)| method == request.method() && *p == path.as_str())
+        });
+    let limit = if is_upload {
+        config.upload_timeout
+    } else {
+        config.request_timeout
+    };
+    match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {
-            tracing::warn!(
-                timeout_ms = config.request_timeout.as_millis() as u64,
-                "request timed out"
-            );
+            tracing::warn!(timeout_ms = limit.as_millis() as u64, "request timed out");
             ApiError::Unavailable("the request took too long and was abandoned").into_response()
         }
     }

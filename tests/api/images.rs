@@ -805,3 +805,55 @@ async fn garbage_collection_finds_files_without_a_row(pool: PgPool) {
             .expect("gc");
     assert!(young.is_empty(), "files of uploads in progress are spared");
 }
+
+/// A body that arrives in pieces with pauses between them, like a slow mobile upload.
+fn slow_body(bytes: Vec<u8>, pieces: usize, pause: std::time::Duration) -> Body {
+    let chunk = bytes.len().div_ceil(pieces).max(1);
+    let chunks: Vec<Vec<u8>> = bytes.chunks(chunk).map(<[u8]>::to_vec).collect();
+    let stream = futures_util::stream::unfold(chunks.into_iter(), move |mut rest| async move {
+        let next = rest.next()?;
+        tokio::time::sleep(pause).await;
+        Some((Ok::<_, std::io::Error>(axum::body::Bytes::from(next)), rest))
+    });
+    Body::from_stream(stream)
+}
+
+#[sqlx::test]
+async fn uploads_get_the_upload_timeout_and_other_requests_the_request_timeout(pool: PgPool) {
+    let app = TestApp::with_config(pool, |c| {
+        c.request_timeout = std::time::Duration::from_millis(400);
+        c.upload_timeout = std::time::Duration::from_secs(30);
+    });
+    let author = app.token_for(Role::Editor).await;
+    let boundary = "slow-boundary";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.jpg\"\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend(jpeg(64, 48));
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let pause = std::time::Duration::from_millis(100);
+    let upload = app
+        .send(
+            TestApp::request(Method::POST, "/v1/images", Some(&author))
+                .header(
+                    header::CONTENT_TYPE,
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .body(slow_body(form, 8, pause))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(upload.status, StatusCode::CREATED, "{}", upload.text());
+
+    let json = json!({"name": "Slowly typed tag"}).to_string().into_bytes();
+    let slow_json = app
+        .send(
+            TestApp::request(Method::POST, "/v1/tags", Some(&author))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(slow_body(json, 8, pause))
+                .expect("request"),
+        )
+        .await;
+    slow_json.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+}
