@@ -1,6 +1,821 @@
-//! Articles: the heart of the CMS. This module grows with the articles capability; today it
-//! holds the structured body (`body`): blocks, their validation, HTML rendering, Markdown input
-//! and the text metrics derived from them; and the CJK-aware search terms (`search`).
+//! Articles: the heart of the CMS.
+//!
+//! An article has a working copy (what editors edit) and, once published, a live copy: a
+//! snapshot the public reads, stored with its JSON already rendered. Editing a published
+//! article changes only the working copy until it is published again. The public never sees
+//! anything else: anonymous reads are served from the live copies only.
+//!
+//! Submodules: `body` (blocks, HTML, Markdown, text metrics), `search` (CJK-aware terms),
+//! `model` (shapes), `store` (SQL).
 
 pub mod body;
+pub mod model;
 pub mod search;
+pub mod store;
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sqlx::{Postgres, QueryBuilder};
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use self::{
+    model::{Article, ArticleData, CreateArticle, InitialStatus, UpdateArticle, render},
+    store::RefKind,
+};
+use crate::{
+    accounts::{
+        auth::{Auth, Principal, ReadAccess},
+        role::Role,
+    },
+    http::{
+        AppState,
+        error::{ApiError, ApiResult, FieldError, Problem},
+        extract::{ApiJson, ApiQuery, IdOrSlug},
+        middleware::check_if_match,
+        pagination::{KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey, SortValues},
+        patch::Patch,
+    },
+    validate::Validator,
+};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_articles, create_article))
+        .routes(routes!(get_article, update_article, delete_article))
+        .routes(routes!(publish_article))
+        .routes(routes!(unpublish_article))
+}
+
+/// Whose article this is, for contributors and authors: created by them, or bylined with the
+/// author linked to their user.
+fn is_own(principal: &Principal, data: &ArticleData) -> bool {
+    data.created_by == Some(principal.user_id)
+        || principal
+            .author_id
+            .is_some_and(|id| data.author_ids.contains(&id))
+}
+
+/// Editors edit everything; authors their own articles; contributors their own drafts.
+fn require_edit(principal: &Principal, data: &ArticleData) -> ApiResult<()> {
+    principal.require(Role::Contributor)?;
+    let allowed = principal.role >= Role::Editor
+        || (is_own(principal, data)
+            && (principal.role >= Role::Author
+                || matches!(data.status.as_str(), "draft" | "in_review")));
+    if allowed {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "you may edit only your own drafts".into(),
+        ))
+    }
+}
+
+/// Publishing: editors for any article, authors for their own.
+fn require_publish(principal: &Principal, data: &ArticleData) -> ApiResult<()> {
+    principal.require(Role::Author)?;
+    if principal.role >= Role::Editor || is_own(principal, data) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "authors may publish only their own articles".into(),
+        ))
+    }
+}
+
+fn valid_language(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or_default();
+    (2..=3).contains(&primary.len())
+        && primary.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && tag.len() <= 35
+}
+
+/// The plain fields create and update share; `None`/`Missing` leaves a field as it is.
+struct TextFields {
+    title: Option<String>,
+    subtitle: Patch<String>,
+    excerpt: Patch<String>,
+    language: Option<String>,
+    seo: Patch<model::Seo>,
+    external_id: Patch<String>,
+}
+
+/// Validates `fields` and applies them onto `data`.
+fn apply_text_fields(v: &mut Validator, data: &mut ArticleData, fields: TextFields) {
+    let TextFields {
+        title,
+        subtitle,
+        excerpt,
+        language,
+        seo,
+        external_id,
+    } = fields;
+    if let Some(title) = title {
+        data.title = v.text("title", &title, 300);
+    }
+    data.subtitle = subtitle
+        .map_nullable(|s| v.optional_text("subtitle", Some(s), 500))
+        .apply(data.subtitle.take());
+    data.excerpt = excerpt
+        .map_nullable(|s| v.optional_text("excerpt", Some(s), 1000))
+        .apply(data.excerpt.take());
+    if let Some(language) = language {
+        let language = language.trim().to_owned();
+        if !valid_language(&language) {
+            v.error(
+                "language",
+                "must be a BCP 47 language tag such as en or zh-Hans",
+            );
+        }
+        data.language = language;
+    }
+    if let Patch::Value(seo) = &seo {
+        let seo = model::Seo {
+            title: v.optional_text("seo.title", seo.title.clone(), 300),
+            description: v.optional_text("seo.description", seo.description.clone(), 1000),
+            canonical_url: seo
+                .canonical_url
+                .clone()
+                .filter(|u| !u.trim().is_empty())
+                .map(|u| v.web_url("seo.canonical_url", &u)),
+        };
+        data.seo = seo;
+    } else if seo == Patch::Null {
+        data.seo = model::Seo::default();
+    }
+    data.external_id = external_id
+        .map_nullable(|id| {
+            let id = id.trim().to_owned();
+            if id.is_empty() || id.chars().count() > 200 || id.chars().any(char::is_control) {
+                v.error("external_id", "must be 1-200 printable characters");
+            }
+            Some(id)
+        })
+        .apply(data.external_id.take());
+}
+
+/// The body from `body` or `body_markdown` (not both), validated.
+fn take_body(
+    v: &mut Validator,
+    body: Option<Vec<body::Block>>,
+    markdown: Option<String>,
+) -> Option<Vec<body::Block>> {
+    let blocks = match (body, markdown) {
+        (Some(_), Some(_)) => {
+            v.error(
+                "body_markdown",
+                "give either body or body_markdown, not both",
+            );
+            return None;
+        }
+        (Some(blocks), None) => blocks,
+        (None, Some(markdown)) => match body::from_markdown(&markdown) {
+            Ok(blocks) => blocks,
+            Err(message) => {
+                v.error("body_markdown", message);
+                return None;
+            }
+        },
+        (None, None) => return None,
+    };
+    body::validate(&blocks, v);
+    Some(blocks)
+}
+
+fn set_body(data: &mut ArticleData, blocks: Vec<body::Block>) {
+    let metrics = body::metrics(&blocks);
+    data.word_count = metrics.word_count;
+    data.reading_time_minutes = metrics.reading_time_minutes;
+    data.derived_excerpt = metrics.excerpt;
+    data.body = blocks;
+}
+
+fn fail_with(v: Validator, errors: Vec<FieldError>) -> ApiResult<()> {
+    let mut v = v;
+    for e in errors {
+        v.error(e.field, e.message);
+    }
+    v.finish()
+}
+
+/// Create an article (contributor and up); `status: published` needs author and up.
+#[utoipa::path(post, path = "/v1/articles", tag = "articles", request_body = CreateArticle,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = Article, headers(("location" = String))),
+        (status = 409, description = "Slug or external_id taken", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_article(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiJson(input): ApiJson<CreateArticle>,
+) -> ApiResult<Response> {
+    principal.require(Role::Contributor)?;
+    let publish = input.status == Some(InitialStatus::Published);
+    if publish {
+        principal.require(Role::Author)?;
+    }
+    let now = Utc::now();
+    let mut data = ArticleData {
+        id: Uuid::now_v7(),
+        slug: String::new(),
+        status: "draft".into(),
+        title: String::new(),
+        subtitle: None,
+        excerpt: None,
+        derived_excerpt: None,
+        body: Vec::new(),
+        banner_image_id: None,
+        banner_caption: None,
+        banner_credit: None,
+        featured: input.featured.unwrap_or(false),
+        language: "en".into(),
+        seo: model::Seo::default(),
+        external_id: None,
+        word_count: 0,
+        reading_time_minutes: 0,
+        created_by: Some(principal.user_id),
+        published_at: None,
+        scheduled_at: None,
+        version: 1,
+        live_version: None,
+        created_at: now,
+        updated_at: now,
+        author_ids: Vec::new(),
+        tag_ids: Vec::new(),
+    };
+    let mut v = Validator::new();
+    let given = |value: Option<String>| value.map_or(Patch::Missing, Patch::Value);
+    apply_text_fields(
+        &mut v,
+        &mut data,
+        TextFields {
+            title: Some(input.title),
+            subtitle: given(input.subtitle),
+            excerpt: given(input.excerpt),
+            language: input.language,
+            seo: input.seo.map_or(Patch::Missing, Patch::Value),
+            external_id: given(input.external_id),
+        },
+    );
+    let explicit_slug = input.slug.map(|s| v.slug("slug", &s));
+    if let Some(blocks) = take_body(&mut v, input.body, input.body_markdown) {
+        set_body(&mut data, blocks);
+    }
+    if let Some(banner) = input.banner {
+        data.banner_image_id = Some(banner.image_id);
+        data.banner_caption = v.optional_text("banner.caption", banner.caption, 2000);
+        data.banner_credit = v.optional_text("banner.credit", banner.credit, 500);
+    }
+
+    let mut tx = state.db.begin().await?;
+    let mut errors = Vec::new();
+    data.author_ids = store::resolve_refs(
+        &mut tx,
+        RefKind::Authors,
+        &input.authors.unwrap_or_default(),
+        &mut errors,
+    )
+    .await?;
+    data.tag_ids = store::resolve_refs(
+        &mut tx,
+        RefKind::Tags,
+        &input.tags.unwrap_or_default(),
+        &mut errors,
+    )
+    .await?;
+    store::missing_images(&mut *tx, &data, &mut errors).await?;
+    fail_with(v, errors)?;
+
+    if let Some(slug) = &explicit_slug {
+        data.slug = slug.clone();
+    }
+    if publish {
+        data.status = "published".into();
+        data.published_at = Some(now);
+        data.live_version = Some(data.version);
+    }
+    store::insert(&mut tx, &mut data, explicit_slug.is_some()).await?;
+    if publish {
+        store::put_live(&mut tx, &state.media, &data).await?;
+    }
+    let article = present(&mut tx, &state, &data).await?;
+    tx.commit().await?;
+    tracing::info!(article.id = %data.id, status = data.status, "article created");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("/v1/articles/{}", data.id))],
+        Json(article),
+    )
+        .into_response())
+}
+
+/// The working copy as the API shows it (with body).
+async fn present(
+    tx: &mut sqlx::PgConnection,
+    state: &AppState,
+    data: &ArticleData,
+) -> ApiResult<Article> {
+    let embeds = store::embeds(tx, &state.media, &[data]).await?;
+    Ok(render(data, &embeds, true))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GetArticleQuery {
+    /// `live` (default): what the public sees. `working` (signed in): the working copy.
+    view: Option<View>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum View {
+    Live,
+    Working,
+}
+
+/// Serves stored JSON text as the response body, untouched.
+fn raw_json(json: String) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json,
+    )
+        .into_response()
+}
+
+/// Get an article by id or slug: the live copy (`404` when not published), or with
+/// `view=working` the working copy (signed in, contributor and up).
+#[utoipa::path(get, path = "/v1/articles/{id}", tag = "articles",
+    params(("id" = String, Path, description = "Article id or slug"), GetArticleQuery),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "The article", body = Article)))]
+pub async fn get_article(
+    State(state): State<AppState>,
+    ReadAccess(principal): ReadAccess,
+    key: IdOrSlug,
+    ApiQuery(query): ApiQuery<GetArticleQuery>,
+) -> ApiResult<Response> {
+    match query.view.unwrap_or(View::Live) {
+        View::Live => {
+            let (id, slug) = key.binds();
+            let document: Option<String> = sqlx::query_scalar(
+                "select document from live_articles where article_id = $1 or slug = $2",
+            )
+            .bind(id)
+            .bind(slug)
+            .fetch_optional(&state.db)
+            .await?;
+            document.map(raw_json).ok_or(ApiError::NotFound)
+        }
+        View::Working => {
+            let principal =
+                principal.ok_or(ApiError::Unauthorized("sign in to see working copies"))?;
+            principal.require(Role::Contributor)?;
+            let mut conn = state.db.acquire().await?;
+            let data = store::find(&mut *conn, &key, false)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            Ok(Json(present(&mut conn, &state, &data).await?).into_response())
+        }
+    }
+}
+
+/// Update the working copy (absent fields are kept; `null` clears an optional one). A published
+/// article keeps serving its live copy until it is published again.
+#[utoipa::path(patch, path = "/v1/articles/{id}", tag = "articles", request_body = UpdateArticle,
+    params(("id" = String, Path, description = "Article id or slug")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The updated working copy", body = Article),
+        (status = 409, description = "Slug or external_id taken", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_article(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    key: IdOrSlug,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<UpdateArticle>,
+) -> ApiResult<Json<Article>> {
+    principal.require(Role::Contributor)?;
+    let mut tx = state.db.begin().await?;
+    let mut data = store::find(&mut *tx, &key, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    require_edit(&principal, &data)?;
+    check_if_match(&headers, &present(&mut tx, &state, &data).await?)?;
+
+    let mut v = Validator::new();
+    for (field, null) in [
+        ("title", input.title == Patch::Null),
+        ("slug", input.slug == Patch::Null),
+        ("featured", input.featured == Patch::Null),
+        ("language", input.language == Patch::Null),
+    ] {
+        if null {
+            v.error(field, "must not be null");
+        }
+    }
+    let title = match input.title {
+        Patch::Value(t) => Some(t),
+        _ => None,
+    };
+    let language = match input.language {
+        Patch::Value(l) => Some(l),
+        _ => None,
+    };
+    apply_text_fields(
+        &mut v,
+        &mut data,
+        TextFields {
+            title,
+            subtitle: input.subtitle,
+            excerpt: input.excerpt,
+            language,
+            seo: input.seo,
+            external_id: input.external_id,
+        },
+    );
+    if let Patch::Value(slug) = &input.slug {
+        data.slug = v.slug("slug", slug);
+    }
+    if let Patch::Value(featured) = input.featured {
+        data.featured = featured;
+    }
+    let body = match input.body {
+        Patch::Value(blocks) => Some(blocks),
+        Patch::Null => Some(Vec::new()),
+        Patch::Missing => None,
+    };
+    let markdown = match input.body_markdown {
+        Patch::Value(m) => Some(m),
+        _ => None,
+    };
+    if let Some(blocks) = take_body(&mut v, body, markdown) {
+        set_body(&mut data, blocks);
+    }
+    match input.banner {
+        Patch::Value(banner) => {
+            data.banner_image_id = Some(banner.image_id);
+            data.banner_caption = v.optional_text("banner.caption", banner.caption, 2000);
+            data.banner_credit = v.optional_text("banner.credit", banner.credit, 500);
+        }
+        Patch::Null => {
+            data.banner_image_id = None;
+            data.banner_caption = None;
+            data.banner_credit = None;
+        }
+        Patch::Missing => {}
+    }
+    let mut errors = Vec::new();
+    match input.authors {
+        Patch::Value(refs) => {
+            data.author_ids =
+                store::resolve_refs(&mut tx, RefKind::Authors, &refs, &mut errors).await?
+        }
+        Patch::Null => data.author_ids.clear(),
+        Patch::Missing => {}
+    }
+    match input.tags {
+        Patch::Value(refs) => {
+            data.tag_ids = store::resolve_refs(&mut tx, RefKind::Tags, &refs, &mut errors).await?
+        }
+        Patch::Null => data.tag_ids.clear(),
+        Patch::Missing => {}
+    }
+    store::missing_images(&mut *tx, &data, &mut errors).await?;
+    fail_with(v, errors)?;
+
+    data.version += 1;
+    data.updated_at = Utc::now();
+    store::update(&mut tx, &data).await?;
+    let article = present(&mut tx, &state, &data).await?;
+    tx.commit().await?;
+    tracing::info!(article.id = %data.id, version = data.version, "article updated");
+    Ok(Json(article))
+}
+
+/// Delete an article, working and live copy alike (editor).
+#[utoipa::path(delete, path = "/v1/articles/{id}", tag = "articles",
+    params(("id" = String, Path, description = "Article id or slug")),
+    security(("bearer" = [])),
+    responses((status = 204, description = "Deleted")))]
+pub async fn delete_article(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    key: IdOrSlug,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    principal.require(Role::Editor)?;
+    let mut tx = state.db.begin().await?;
+    let data = store::find(&mut *tx, &key, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    check_if_match(&headers, &present(&mut tx, &state, &data).await?)?;
+    store::remove_live(&mut tx, data.id).await?;
+    sqlx::query("delete from articles where id = $1")
+        .bind(data.id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(article.id = %data.id, "article deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Publish: the working copy becomes the live copy (author for their own, editor for any).
+#[utoipa::path(post, path = "/v1/articles/{id}/publish", tag = "articles",
+    params(("id" = String, Path, description = "Article id or slug")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "Published; the working copy", body = Article)))]
+pub async fn publish_article(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    key: IdOrSlug,
+) -> ApiResult<Json<Article>> {
+    let mut tx = state.db.begin().await?;
+    let mut data = store::find(&mut *tx, &key, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    require_publish(&principal, &data)?;
+    let now = Utc::now();
+    data.status = "published".into();
+    data.published_at.get_or_insert(now);
+    data.scheduled_at = None;
+    data.version += 1;
+    data.live_version = Some(data.version);
+    data.updated_at = now;
+    store::update(&mut tx, &data).await?;
+    store::put_live(&mut tx, &state.media, &data).await?;
+    let article = present(&mut tx, &state, &data).await?;
+    tx.commit().await?;
+    tracing::info!(article.id = %data.id, "article published");
+    Ok(Json(article))
+}
+
+/// Unpublish: the live copy is removed and the article is a draft again.
+#[utoipa::path(post, path = "/v1/articles/{id}/unpublish", tag = "articles",
+    params(("id" = String, Path, description = "Article id or slug")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Unpublished; the working copy", body = Article),
+        (status = 409, description = "The article is not published", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn unpublish_article(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    key: IdOrSlug,
+) -> ApiResult<Json<Article>> {
+    let mut tx = state.db.begin().await?;
+    let mut data = store::find(&mut *tx, &key, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    require_publish(&principal, &data)?;
+    if data.status != "published" {
+        return Err(ApiError::Conflict(format!(
+            "only a published article can be unpublished; this one is {}",
+            data.status
+        )));
+    }
+    data.status = "draft".into();
+    data.version += 1;
+    data.live_version = None;
+    data.updated_at = Utc::now();
+    store::update(&mut tx, &data).await?;
+    store::remove_live(&mut tx, data.id).await?;
+    let article = present(&mut tx, &state, &data).await?;
+    tx.commit().await?;
+    tracing::info!(article.id = %data.id, "article unpublished");
+    Ok(Json(article))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListArticlesQuery {
+    /// `live` (default, anyone): published articles. `working` (signed in): working copies.
+    view: Option<View>,
+    /// With `view=working`: comma-separated statuses (`draft,published`).
+    status: Option<String>,
+    /// `body`: include `body` and `body_html` in each item.
+    include: Option<String>,
+    /// Page size, 1–100 (default 20; larger values are clamped).
+    limit: Option<i64>,
+    /// Opaque cursor from `meta.next_cursor`.
+    cursor: Option<String>,
+    /// 1-based page number, an alternative to `cursor`.
+    page: Option<i64>,
+    /// `published_at` (default `-published_at`; working copies default to `-updated_at`),
+    /// `updated_at`, `created_at`, `title`.
+    sort: Option<String>,
+}
+
+static LIVE_SORT_KEYS: &[SortKey] = &[
+    SortKey {
+        name: "published_at",
+        column: "l.published_at",
+        kind: KeyKind::Time,
+    },
+    SortKey {
+        name: "updated_at",
+        column: "l.updated_at",
+        kind: KeyKind::Time,
+    },
+    SortKey {
+        name: "created_at",
+        column: "l.created_at",
+        kind: KeyKind::Time,
+    },
+    SortKey {
+        name: "title",
+        column: "l.title",
+        kind: KeyKind::Text,
+    },
+];
+static LIVE_ID: SortKey = SortKey {
+    name: "id",
+    column: "l.article_id",
+    kind: KeyKind::Uuid,
+};
+
+static WORKING_SORT_KEYS: &[SortKey] = &[
+    SortKey {
+        name: "published_at",
+        column: "coalesce(a.published_at, a.created_at)",
+        kind: KeyKind::Time,
+    },
+    SortKey {
+        name: "updated_at",
+        column: "a.updated_at",
+        kind: KeyKind::Time,
+    },
+    SortKey {
+        name: "created_at",
+        column: "a.created_at",
+        kind: KeyKind::Time,
+    },
+    SortKey {
+        name: "title",
+        column: "a.title",
+        kind: KeyKind::Text,
+    },
+];
+static WORKING_ID: SortKey = SortKey {
+    name: "id",
+    column: "a.id",
+    kind: KeyKind::Uuid,
+};
+
+#[derive(sqlx::FromRow)]
+struct LiveRow {
+    article_id: Uuid,
+    published_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    title: String,
+    json: String,
+}
+
+impl SortValues for LiveRow {
+    fn sort_value(&self, key: &str) -> KeyValue {
+        match key {
+            "published_at" => KeyValue::Time(self.published_at),
+            "updated_at" => KeyValue::Time(self.updated_at),
+            "created_at" => KeyValue::Time(self.created_at),
+            "title" => KeyValue::Text(self.title.clone()),
+            _ => KeyValue::Uuid(self.article_id),
+        }
+    }
+}
+
+impl SortValues for ArticleData {
+    fn sort_value(&self, key: &str) -> KeyValue {
+        match key {
+            "published_at" => KeyValue::Time(self.published_at.unwrap_or(self.created_at)),
+            "updated_at" => KeyValue::Time(self.updated_at),
+            "created_at" => KeyValue::Time(self.created_at),
+            "title" => KeyValue::Text(self.title.clone()),
+            _ => KeyValue::Uuid(self.id),
+        }
+    }
+}
+
+const STATUSES: [&str; 5] = ["draft", "in_review", "scheduled", "published", "archived"];
+
+/// List articles: live copies of published articles (anyone), or working copies
+/// (`view=working`, signed in). Lists leave out `body` unless `include=body`.
+#[utoipa::path(get, path = "/v1/articles", tag = "articles", params(ListArticlesQuery),
+    security((), ("bearer" = [])),
+    responses((status = 200, description = "A page of articles", body = ListResponse<Article>)))]
+pub async fn list_articles(
+    State(state): State<AppState>,
+    ReadAccess(principal): ReadAccess,
+    ApiQuery(query): ApiQuery<ListArticlesQuery>,
+) -> ApiResult<Response> {
+    let include_body = match query.include.as_deref() {
+        None | Some("") => false,
+        Some("body") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown include '{other}'; allowed: body"
+            )));
+        }
+    };
+    let view = query.view.unwrap_or(View::Live);
+    if view == View::Live {
+        if query.status.is_some() {
+            return Err(ApiError::bad_request(
+                "status filters working copies: add view=working",
+            ));
+        }
+        let sort = Sort::parse(
+            query.sort.as_deref(),
+            LIVE_SORT_KEYS,
+            "-published_at",
+            &LIVE_ID,
+        )?;
+        let page = PageRequest::new(query.limit, query.cursor.as_deref(), query.page, sort)?;
+        let column = if include_body {
+            "l.document"
+        } else {
+            "l.summary"
+        };
+        let mut select: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+            "select l.article_id, l.published_at, l.updated_at, l.created_at, l.title, {column} as json \
+             from live_articles l where true"
+        ));
+        page.push_sql(&mut select);
+        let rows: Vec<LiveRow> = select.build_query_as().fetch_all(&state.db).await?;
+        let total: i64 =
+            sqlx::query_scalar("select count from row_counts where table_name = 'live_articles'")
+                .fetch_one(&state.db)
+                .await?;
+        // The items are stored JSON: splice them into the envelope instead of parsing them.
+        let list = page.finish(rows, total, |row| row.json);
+        let meta = serde_json::to_string(&list.meta).map_err(|e| ApiError::Internal(e.into()))?;
+        return Ok(raw_json(format!(
+            "{{\"data\":[{}],\"meta\":{meta}}}",
+            list.data.join(",")
+        )));
+    }
+
+    let principal = principal.ok_or(ApiError::Unauthorized("sign in to see working copies"))?;
+    principal.require(Role::Contributor)?;
+    let statuses: Option<Vec<String>> = match query.status.as_deref() {
+        None | Some("") => None,
+        Some(list) => {
+            let statuses: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).collect();
+            if let Some(bad) = statuses.iter().find(|s| !STATUSES.contains(&s.as_str())) {
+                return Err(ApiError::bad_request(format!(
+                    "unknown status '{bad}'; allowed: {}",
+                    STATUSES.join(", ")
+                )));
+            }
+            Some(statuses)
+        }
+    };
+    let sort = Sort::parse(
+        query.sort.as_deref(),
+        WORKING_SORT_KEYS,
+        "-updated_at",
+        &WORKING_ID,
+    )?;
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), query.page, sort)?;
+    let mut select: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "select {} from articles a where true",
+        store::COLUMNS
+    ));
+    let mut count: QueryBuilder<Postgres> =
+        QueryBuilder::new("select count(*) from articles a where true");
+    if let Some(statuses) = &statuses {
+        select
+            .push(" and a.status = any(")
+            .push_bind(statuses.clone())
+            .push(")");
+        count
+            .push(" and a.status = any(")
+            .push_bind(statuses.clone())
+            .push(")");
+    }
+    page.push_sql(&mut select);
+    let rows: Vec<store::ArticleRow> = select.build_query_as().fetch_all(&state.db).await?;
+    let total: i64 = count.build_query_scalar().fetch_one(&state.db).await?;
+    let copies: Vec<ArticleData> = rows.into_iter().map(Into::into).collect();
+    let mut conn = state.db.acquire().await?;
+    let refs: Vec<&ArticleData> = copies.iter().collect();
+    let embeds = store::embeds(&mut conn, &state.media, &refs).await?;
+    let list = page.finish(copies, total, |data| render(&data, &embeds, include_body));
+    Ok(Json(list).into_response())
+}

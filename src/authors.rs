@@ -21,6 +21,7 @@ use crate::{
         auth::{Auth, ReadAccess},
         role::Role,
     },
+    articles::store::Embedded,
     http::{
         AppState,
         error::{ApiError, ApiResult, ConstraintErrors, Problem, on_constraint},
@@ -417,6 +418,7 @@ pub async fn update_author(
             _ => slug::conflict_on_update(err, SlugTable::Authors, &slug_value),
         },
     )?;
+    crate::articles::store::rerender_live(&mut tx, &state.media, Embedded::Author(row.id)).await?;
     tx.commit().await?;
     tracing::info!(author.id = %row.id, "author updated");
     Ok(Json(present(&state, row, true).await?))
@@ -445,7 +447,17 @@ pub async fn delete_author(
     sqlx::query("delete from authors where id = $1")
         .bind(current.id)
         .execute(&mut *tx)
-        .await?;
+        .await
+        .map_err(|err| {
+            on_constraint(
+                err,
+                &[("article_authors_author_id_fkey", || {
+                    ApiError::Conflict(
+                        "the author has articles; remove them from their bylines first".into(),
+                    )
+                })],
+            )
+        })?;
     tx.commit().await?;
     tracing::info!(author.id = %current.id, "author deleted");
     Ok(StatusCode::NO_CONTENT)

@@ -612,6 +612,12 @@ pub async fn update_image(
     .bind(focal.map(|p| p.y))
     .fetch_one(&mut *tx)
     .await?;
+    crate::articles::store::rerender_live(
+        &mut tx,
+        &state.media,
+        crate::articles::store::Embedded::Image(id),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(row.into_image(&state.media)))
 }
@@ -664,9 +670,20 @@ pub async fn delete_image(
         .map_err(|err| {
             crate::http::error::on_constraint(
                 err,
-                &[("authors_avatar_image_id_fkey", || {
-                    ApiError::Conflict("the image was just set as an author's avatar".into())
-                })],
+                &[
+                    ("authors_avatar_image_id_fkey", || {
+                        ApiError::Conflict("the image was just set as an author's avatar".into())
+                    }),
+                    ("articles_banner_image_id_fkey", || {
+                        ApiError::Conflict("the image was just set as an article banner".into())
+                    }),
+                    ("article_body_images_image_id_fkey", || {
+                        ApiError::Conflict("the image was just placed in an article".into())
+                    }),
+                    ("live_article_images_image_id_fkey", || {
+                        ApiError::Conflict("a published article shows this image".into())
+                    }),
+                ],
             )
         })?;
     tx.commit().await?;

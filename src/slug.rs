@@ -100,8 +100,13 @@ pub async fn first_free(
         .bind(format!("{base}-%"))
         .fetch_all(db)
         .await?;
+    Ok(next_free(base, &taken))
+}
+
+/// `base` if it is not in `taken`, else `base-N` with N one above the highest taken.
+pub fn next_free(base: &str, taken: &[String]) -> String {
     if !taken.iter().any(|s| s == base) {
-        return Ok(base.to_owned());
+        return base.to_owned();
     }
     let highest = taken
         .iter()
@@ -114,7 +119,7 @@ pub async fn first_free(
         stem.truncate(MAX_LEN - suffix.len());
         stem = stem.trim_end_matches('-').to_owned();
     }
-    Ok(stem + &suffix)
+    stem + &suffix
 }
 
 /// Runs `insert` with the explicit slug (taken → `409`), or with the first free slug derived

@@ -18,6 +18,7 @@ use crate::{
         auth::{Auth, ReadAccess},
         role::Role,
     },
+    articles::store::Embedded,
     http::{
         AppState,
         error::{ApiError, ApiResult, Problem},
@@ -263,6 +264,7 @@ pub async fn update_tag(
     .fetch_one(&mut *tx)
     .await
     .map_err(|err| slug::conflict_on_update(err, SlugTable::Tags, &slug_value))?;
+    crate::articles::store::rerender_live(&mut tx, &state.media, Embedded::Tag(tag.id)).await?;
     tx.commit().await?;
     tracing::info!(tag.id = %tag.id, "tag updated");
     Ok(Json(tag))
@@ -285,6 +287,7 @@ pub async fn delete_tag(
         .await?
         .ok_or(ApiError::NotFound)?;
     check_if_match(&headers, &current)?;
+    crate::articles::store::drop_tag_from_live(&mut tx, &state.media, current.id).await?;
     sqlx::query("delete from tags where id = $1")
         .bind(current.id)
         .execute(&mut *tx)

@@ -33,6 +33,7 @@ use super::{
         (name = "authors", description = "Bylines"),
         (name = "tags", description = "Topics such as Olympics or Music"),
         (name = "images", description = "The image library and media files"),
+        (name = "articles", description = "Articles: working copies, live copies, publishing"),
     )
 )]
 struct ApiDoc;
@@ -45,6 +46,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::authors::router())
         .merge(crate::tags::router())
         .merge(crate::images::router())
+        .merge(crate::articles::router())
 }
 
 /// The rendered document and reference page, built once per process.

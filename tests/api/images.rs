@@ -140,7 +140,7 @@ pub fn file(filename: &str, bytes: Vec<u8>) -> Part<'_> {
     }
 }
 
-fn text<'a>(name: &'a str, value: &str) -> Part<'a> {
+pub fn text<'a>(name: &'a str, value: &str) -> Part<'a> {
     Part {
         name,
         filename: None,

@@ -1,6 +1,7 @@
 //! The API tests: one binary (link once), a module per area.
 
 mod accounts;
+mod articles;
 mod authors;
 mod helpers;
 mod images;

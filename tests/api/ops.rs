@@ -148,6 +148,13 @@ async fn openapi_documents_every_routed_endpoint_with_error_responses(pool: PgPo
         ("PATCH", "/v1/images/{id}"),
         ("DELETE", "/v1/images/{id}"),
         ("GET", "/media/images/{id}/{file}"),
+        ("GET", "/v1/articles"),
+        ("POST", "/v1/articles"),
+        ("GET", "/v1/articles/{id}"),
+        ("PATCH", "/v1/articles/{id}"),
+        ("DELETE", "/v1/articles/{id}"),
+        ("POST", "/v1/articles/{id}/publish"),
+        ("POST", "/v1/articles/{id}/unpublish"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
@@ -193,7 +200,9 @@ async fn openapi_documents_every_routed_endpoint_with_error_responses(pool: PgPo
             assert!(responses.contains_key("422"), "{method} {path} lacks 422");
         }
     }
-    for schema in ["Problem", "Author", "Tag", "User", "ApiToken", "Image"] {
+    for schema in [
+        "Problem", "Author", "Tag", "User", "ApiToken", "Image", "Article",
+    ] {
         assert!(
             doc["components"]["schemas"][schema].is_object(),
             "schema {schema}"

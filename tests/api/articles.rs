@@ -1,0 +1,565 @@
+//! Articles: working and live copies, publishing, visibility, validation, roles, embeds.
+
+use axum::{
+    body::Body,
+    http::{Method, StatusCode},
+};
+use galley::accounts::role::Role;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::{
+    helpers::{PASSWORD, TestApp},
+    images::{file, jpeg, upload},
+};
+
+async fn create(app: &TestApp, token: &str, body: Value) -> Value {
+    let response = app.post("/v1/articles", Some(token), body).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    response.json()
+}
+
+async fn action(app: &TestApp, token: &str, id: &str, action: &str) -> Value {
+    let response = app
+        .post(
+            &format!("/v1/articles/{id}/{action}"),
+            Some(token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    response.json()
+}
+
+async fn image(app: &TestApp, token: &str, credit: &str) -> String {
+    let response = upload(
+        app,
+        Some(token),
+        vec![
+            file("x.jpg", jpeg(800, 500)),
+            crate::images::text("credit", credit),
+        ],
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    response.json()["id"].as_str().expect("id").to_owned()
+}
+
+#[sqlx::test]
+async fn a_draft_is_invisible_until_published_and_edits_wait_for_the_next_publish(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let editor = app.token_for(Role::Editor).await;
+    app.post("/v1/authors", Some(&editor), json!({"name": "RADII Staff"}))
+        .await;
+    let banner = image(&app, &editor, "Image via AFP-JIJI.").await;
+    let created = create(
+        &app,
+        &editor,
+        json!({
+            "title": "Pan Zhanle Triumphs in 100 Meter Freestyle at the Paris Olympics",
+            "body_markdown": "On Wednesday in Paris, Pan Zhanle **won gold**.\n\nHe set a [world record](https://olympics.com).",
+            "authors": ["radii-staff"],
+            "tags": [{"name": "Olympics"}, {"name": "松弛感"}],
+            "banner": {"image_id": banner, "credit": "Banner Image via AFP-JIJI."}
+        }),
+    )
+    .await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let slug = created["slug"].as_str().expect("slug").to_owned();
+    assert_eq!(
+        slug,
+        "pan-zhanle-triumphs-in-100-meter-freestyle-at-the-paris-olympics"
+    );
+    assert_eq!(created["status"], "draft");
+    assert_eq!(
+        created["excerpt"],
+        "On Wednesday in Paris, Pan Zhanle won gold."
+    );
+    assert_eq!(created["authors"][0]["slug"], "radii-staff");
+    assert_eq!(created["tags"][1]["slug"], "song-chi-gan");
+    assert_eq!(created["banner"]["image"]["id"], banner.as_str());
+    assert_eq!(created["banner"]["credit"], "Banner Image via AFP-JIJI.");
+    assert!(
+        created["body_html"]
+            .as_str()
+            .expect("html")
+            .contains("<strong>won gold</strong>")
+    );
+    assert_eq!(created["word_count"], 13);
+    assert_eq!(created["has_unpublished_changes"], false);
+
+    // Nothing of a draft reaches the public.
+    app.get(&format!("/v1/articles/{slug}"), None)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    app.get(&format!("/v1/articles/{id}"), None)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    let list = app.get("/v1/articles", None).await.json();
+    assert_eq!(list["meta"]["total"], 0);
+    assert_eq!(list["data"], json!([]));
+    assert_eq!(
+        app.get("/v1/tags/olympics", None).await.json()["article_count"],
+        0
+    );
+    app.get(&format!("/v1/articles/{id}?view=working"), None)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+
+    let published = action(&app, &editor, &id, "publish").await;
+    assert_eq!(published["status"], "published");
+    assert!(published["published_at"].is_string());
+    let public = app.get(&format!("/v1/articles/{slug}"), None).await;
+    assert_eq!(public.status, StatusCode::OK);
+    assert_eq!(
+        public.header("cache-control"),
+        Some("public, max-age=60, stale-while-revalidate=300")
+    );
+    let public = public.json();
+    assert_eq!(public["title"], created["title"]);
+    assert_eq!(public["status"], "published");
+    assert_eq!(public["has_unpublished_changes"], false);
+    assert!(
+        public["body_html"]
+            .as_str()
+            .expect("html")
+            .contains("href=\"https://olympics.com\"")
+    );
+    let list = app.get("/v1/articles", None).await.json();
+    assert_eq!(list["meta"]["total"], 1);
+    assert!(
+        list["data"][0].get("body").is_none(),
+        "lists leave out the body"
+    );
+    assert!(app.get("/v1/articles?include=body", None).await.json()["data"][0]["body"].is_array());
+    assert_eq!(
+        app.get("/v1/tags/olympics", None).await.json()["article_count"],
+        1
+    );
+    assert_eq!(
+        app.get("/v1/authors/radii-staff", None).await.json()["article_count"],
+        1
+    );
+
+    // Editing changes only the working copy.
+    let edited = app
+        .patch(
+            &format!("/v1/articles/{id}"),
+            Some(&editor),
+            json!({"title": "Pan Zhanle Wins Gold"}),
+        )
+        .await
+        .json();
+    assert_eq!(edited["has_unpublished_changes"], true);
+    assert_eq!(
+        app.get(&format!("/v1/articles/{slug}"), None).await.json()["title"],
+        created["title"]
+    );
+    action(&app, &editor, &id, "publish").await;
+    assert_eq!(
+        app.get(&format!("/v1/articles/{slug}"), None).await.json()["title"],
+        "Pan Zhanle Wins Gold"
+    );
+
+    let unpublished = action(&app, &editor, &id, "unpublish").await;
+    assert_eq!(unpublished["status"], "draft");
+    app.get(&format!("/v1/articles/{slug}"), None)
+        .await
+        .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    assert_eq!(
+        app.get("/v1/articles", None).await.json()["meta"]["total"],
+        0
+    );
+    assert_eq!(
+        app.get("/v1/tags/olympics", None).await.json()["article_count"],
+        0
+    );
+    let again = app
+        .post(
+            &format!("/v1/articles/{id}/unpublish"),
+            Some(&editor),
+            json!({}),
+        )
+        .await;
+    again.assert_problem(StatusCode::CONFLICT, "conflict");
+}
+
+#[sqlx::test]
+async fn bodies_are_validated_with_exact_paths_and_html_is_escaped(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let editor = app.token_for(Role::Editor).await;
+    let bad_link = app
+        .post(
+            "/v1/articles",
+            Some(&editor),
+            json!({"title": "x", "body": [{"type": "paragraph", "children": [
+                {"type": "text", "text": "click "},
+                {"type": "link", "url": "javascript:alert(1)", "children": [{"type": "text", "text": "me"}]}
+            ]}]}),
+        )
+        .await;
+    assert_eq!(
+        bad_link.assert_invalid_fields(),
+        vec!["body[0].children[1].url"]
+    );
+    let missing_image = app
+        .post(
+            "/v1/articles",
+            Some(&editor),
+            json!({"title": "x", "body": [{"type": "divider"}, {"type": "image", "image_id": uuid::Uuid::now_v7()}],
+                   "banner": {"image_id": uuid::Uuid::now_v7()}}),
+        )
+        .await;
+    let mut fields = missing_image.assert_invalid_fields();
+    fields.sort();
+    assert_eq!(fields, vec!["banner.image_id", "body[1].image_id"]);
+    let shape = app
+        .post(
+            "/v1/articles",
+            Some(&editor),
+            json!({"title": "x", "body": [{"type": "heading", "level": 2}]}),
+        )
+        .await;
+    assert_eq!(shape.assert_invalid_fields(), vec!["body[0].children"]);
+    let both = app
+        .post(
+            "/v1/articles",
+            Some(&editor),
+            json!({"title": "x", "body": [], "body_markdown": "hi"}),
+        )
+        .await;
+    assert_eq!(both.assert_invalid_fields(), vec!["body_markdown"]);
+    let unknown = app
+        .post(
+            "/v1/articles",
+            Some(&editor),
+            json!({"title": "x", "authors": ["nobody"], "tags": ["nothing"]}),
+        )
+        .await;
+    assert_eq!(
+        unknown.assert_invalid_fields(),
+        vec!["authors[0]", "tags[0]"]
+    );
+    let empty = app
+        .post(
+            "/v1/articles",
+            Some(&editor),
+            json!({"title": " ", "language": "not a tag!"}),
+        )
+        .await;
+    assert_eq!(empty.assert_invalid_fields(), vec!["title", "language"]);
+    let count: i64 = sqlx::query_scalar("select count(*) from articles")
+        .fetch_one(&app.pool)
+        .await
+        .expect("count");
+    assert_eq!(count, 0, "bad input changes nothing");
+
+    let hostile = create(
+        &app,
+        &editor,
+        json!({"title": "“Quotes” — 我的阿勒泰 e\u{301}", "body": [{"type": "paragraph", "children": [
+            {"type": "text", "text": "<script>alert('x')</script> \"q\""}]}]}),
+    )
+    .await;
+    assert_eq!(hostile["title"], "“Quotes” — 我的阿勒泰 e\u{301}");
+    assert_eq!(
+        hostile["body_html"],
+        "<p>&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &quot;q&quot;</p>\n"
+    );
+    let id = hostile["id"].as_str().expect("id");
+    let status = app
+        .patch(
+            &format!("/v1/articles/{id}"),
+            Some(&editor),
+            json!({"status": "published"}),
+        )
+        .await;
+    assert_eq!(status.assert_invalid_fields(), vec!["status"]);
+    let version = app
+        .patch(
+            &format!("/v1/articles/{id}"),
+            Some(&editor),
+            json!({"version": 9}),
+        )
+        .await;
+    assert_eq!(version.assert_invalid_fields(), vec!["version"]);
+}
+
+#[sqlx::test]
+async fn slugs_and_external_ids_are_unique(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let editor = app.token_for(Role::Editor).await;
+    let first = create(
+        &app,
+        &editor,
+        json!({"title": "Bye Bye Disco", "external_id": "wp-17"}),
+    )
+    .await;
+    let second = create(&app, &editor, json!({"title": "Bye Bye Disco"})).await;
+    assert_eq!(first["slug"], "bye-bye-disco");
+    assert_eq!(second["slug"], "bye-bye-disco-2");
+    app.post(
+        "/v1/articles",
+        Some(&editor),
+        json!({"title": "x", "slug": "bye-bye-disco"}),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "conflict");
+    app.post(
+        "/v1/articles",
+        Some(&editor),
+        json!({"title": "x", "external_id": "wp-17"}),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "conflict");
+    let id = second["id"].as_str().expect("id");
+    app.patch(
+        &format!("/v1/articles/{id}"),
+        Some(&editor),
+        json!({"slug": "bye-bye-disco"}),
+    )
+    .await
+    .assert_problem(StatusCode::CONFLICT, "conflict");
+}
+
+#[sqlx::test]
+async fn contributors_and_authors_work_on_their_own_articles(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let editor = app.token_for(Role::Editor).await;
+    let contributor = app.token_for(Role::Contributor).await;
+    let draft = create(&app, &contributor, json!({"title": "My draft"})).await;
+    let id = draft["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        app.patch(
+            &format!("/v1/articles/{id}"),
+            Some(&contributor),
+            json!({"subtitle": "Mine"})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    app.post(
+        &format!("/v1/articles/{id}/publish"),
+        Some(&contributor),
+        json!({}),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    app.post(
+        "/v1/articles",
+        Some(&contributor),
+        json!({"title": "x", "status": "published"}),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    app.delete(&format!("/v1/articles/{id}"), Some(&contributor))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+
+    let others = create(&app, &editor, json!({"title": "The editor's"})).await;
+    let others_id = others["id"].as_str().expect("id").to_owned();
+    app.patch(
+        &format!("/v1/articles/{others_id}"),
+        Some(&contributor),
+        json!({"title": "Mine now"}),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+
+    // An author owns what carries their byline, even if someone else created it.
+    let admin = app.token_for(Role::Admin).await;
+    let byline = app
+        .post(
+            "/v1/authors",
+            Some(&editor),
+            json!({"name": "Guan Jingpeng"}),
+        )
+        .await
+        .json();
+    app.post(
+        "/v1/users",
+        Some(&admin),
+        json!({"email": "guan@example.com", "name": "Guan", "role": "author", "password": PASSWORD, "author_id": byline["id"]}),
+    )
+    .await;
+    let author = app.login("guan@example.com", PASSWORD).await.json()["token"]
+        .as_str()
+        .expect("t")
+        .to_owned();
+    let bylined = create(
+        &app,
+        &editor,
+        json!({"title": "Bylined", "authors": [byline["id"]]}),
+    )
+    .await;
+    let bylined_id = bylined["id"].as_str().expect("id");
+    action(&app, &author, bylined_id, "publish").await;
+    app.post(
+        &format!("/v1/articles/{others_id}/publish"),
+        Some(&author),
+        json!({}),
+    )
+    .await
+    .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    let published_own = create(
+        &app,
+        &author,
+        json!({"title": "Straight out", "status": "published"}),
+    )
+    .await;
+    assert_eq!(published_own["status"], "published");
+
+    app.post("/v1/articles", None, json!({"title": "x"}))
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    let reader = app.api_token(&editor, "reader").await;
+    app.get("/v1/articles?view=working", Some(&reader))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    assert_eq!(
+        app.delete(&format!("/v1/articles/{id}"), Some(&editor))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+}
+
+#[sqlx::test]
+async fn live_copies_follow_renamed_authors_and_deleted_tags(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let editor = app.token_for(Role::Editor).await;
+    app.post(
+        "/v1/authors",
+        Some(&editor),
+        json!({"name": "Old Name", "slug": "writer"}),
+    )
+    .await;
+    let banner = image(&app, &editor, "Photo by Old Credit.").await;
+    let article = create(&app, &editor, json!({"title": "Live", "authors": ["writer"], "tags": [{"name": "Music"}], "banner": {"image_id": banner}, "status": "published"})).await;
+    let id = article["id"].as_str().expect("id").to_owned();
+
+    app.patch(
+        "/v1/authors/writer",
+        Some(&editor),
+        json!({"name": "New Name"}),
+    )
+    .await;
+    app.patch(
+        &format!("/v1/images/{banner}"),
+        Some(&editor),
+        json!({"credit": "Photo by New Credit."}),
+    )
+    .await;
+    assert_eq!(
+        app.delete("/v1/tags/music", Some(&editor)).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let live = app.get(&format!("/v1/articles/{id}"), None).await.json();
+    assert_eq!(live["authors"][0]["name"], "New Name");
+    assert_eq!(live["banner"]["image"]["credit"], "Photo by New Credit.");
+    assert_eq!(live["tags"], json!([]));
+
+    app.delete("/v1/authors/writer", Some(&editor))
+        .await
+        .assert_problem(StatusCode::CONFLICT, "conflict");
+    let in_use = app
+        .delete(&format!("/v1/images/{banner}"), Some(&editor))
+        .await;
+    in_use.assert_problem(StatusCode::CONFLICT, "conflict");
+    // Removing the banner from the working copy still leaves it on the published page.
+    app.patch(
+        &format!("/v1/articles/{id}"),
+        Some(&editor),
+        json!({"banner": null}),
+    )
+    .await;
+    let still = app
+        .delete(&format!("/v1/images/{banner}"), Some(&editor))
+        .await;
+    let body = still.assert_problem(StatusCode::CONFLICT, "conflict");
+    assert!(
+        body["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("published article"),
+        "{body}"
+    );
+}
+
+#[sqlx::test]
+async fn live_lists_page_and_sort_and_working_lists_filter_by_status(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let editor = app.token_for(Role::Editor).await;
+    for title in ["Charlie", "Alpha", "Bravo"] {
+        create(
+            &app,
+            &editor,
+            json!({"title": title, "status": "published"}),
+        )
+        .await;
+    }
+    create(&app, &editor, json!({"title": "Draft only"})).await;
+    let first = app.get("/v1/articles?limit=2", None).await.json();
+    assert_eq!(first["meta"]["total"], 3);
+    let titles: Vec<&str> = first["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|a| a["title"].as_str().expect("t"))
+        .collect();
+    assert_eq!(titles, vec!["Bravo", "Alpha"], "newest first");
+    let cursor = first["meta"]["next_cursor"].as_str().expect("cursor");
+    let second = app
+        .get(&format!("/v1/articles?limit=2&cursor={cursor}"), None)
+        .await
+        .json();
+    assert_eq!(second["data"][0]["title"], "Charlie");
+    assert!(second["meta"]["next_cursor"].is_null());
+    let by_title = app.get("/v1/articles?sort=title", None).await.json();
+    assert_eq!(by_title["data"][0]["title"], "Alpha");
+
+    for bad in [
+        "sort=rank",
+        "include=everything",
+        "status=draft",
+        "view=secret",
+        "colour=red",
+        "limit=0",
+    ] {
+        app.get(&format!("/v1/articles?{bad}"), None)
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST, "bad-request");
+    }
+    let drafts = app
+        .get("/v1/articles?view=working&status=draft", Some(&editor))
+        .await
+        .json();
+    assert_eq!(drafts["meta"]["total"], 1);
+    assert_eq!(drafts["data"][0]["title"], "Draft only");
+    assert_eq!(
+        app.get("/v1/articles?view=working", Some(&editor))
+            .await
+            .json()["meta"]["total"],
+        4
+    );
+    app.get("/v1/articles?view=working&status=gone", Some(&editor))
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "bad-request");
+    app.get("/v1/articles?view=working", None)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+
+    // Strong ETags on the live list and items.
+    let list = app.get("/v1/articles", None).await;
+    let etag = list.header("etag").expect("etag").to_owned();
+    let cached = app
+        .send(
+            TestApp::request(Method::GET, "/v1/articles", None)
+                .header("if-none-match", etag)
+                .body(Body::empty())
+                .expect("req"),
+        )
+        .await;
+    assert_eq!(cached.status, StatusCode::NOT_MODIFIED);
+}
