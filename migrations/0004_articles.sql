@@ -31,6 +31,9 @@ create table articles (
     derived_excerpt text,
     word_count integer not null default 0,
     reading_time_minutes integer not null default 0,
+    -- The working copy's search terms (title A, subtitle and excerpt B, body C), so editors
+    -- search drafts the way readers search published articles.
+    search tsvector not null default ''::tsvector,
     created_by uuid references users (id) on delete set null,
     published_at timestamptz,
     scheduled_at timestamptz,
@@ -46,6 +49,7 @@ create index articles_created_at_idx on articles (created_at, id);
 create index articles_title_idx on articles (title, id);
 create index articles_status_idx on articles (status, updated_at);
 create index articles_created_by_idx on articles (created_by);
+create index articles_search_idx on articles using gin (search);
 
 -- Bylines and tags of the working copy, in order.
 create table article_authors (

@@ -609,6 +609,20 @@ pub struct ListArticlesQuery {
     view: Option<View>,
     /// With `view=working`: comma-separated statuses (`draft,published`).
     status: Option<String>,
+    /// Comma-separated tag slugs: articles with any of them.
+    tag: Option<String>,
+    /// An author slug.
+    author: Option<String>,
+    featured: Option<bool>,
+    /// A BCP 47 language tag, e.g. `en`.
+    language: Option<String>,
+    published_after: Option<DateTime<Utc>>,
+    published_before: Option<DateTime<Utc>>,
+    updated_after: Option<DateTime<Utc>>,
+    /// Full-text search: title weighs most, then subtitle and excerpt, then body. Chinese,
+    /// Japanese and Korean text is matched too (`q=松弛`). Results are ordered by relevance
+    /// unless `sort` is given.
+    q: Option<String>,
     /// `body`: include `body` and `body_html` in each item.
     include: Option<String>,
     /// Page size, 1–100 (default 20; larger values are clamped).
@@ -618,11 +632,38 @@ pub struct ListArticlesQuery {
     /// 1-based page number, an alternative to `cursor`.
     page: Option<i64>,
     /// `published_at` (default `-published_at`; working copies default to `-updated_at`),
-    /// `updated_at`, `created_at`, `title`.
+    /// `updated_at`, `created_at`, `title`; with `q` also `rank` (the default then, `-rank`).
     sort: Option<String>,
 }
 
 static LIVE_SORT_KEYS: &[SortKey] = &[
+    SortKey {
+        name: "published_at",
+        column: "l.published_at",
+        kind: KeyKind::Time,
+    },
+    SortKey {
+        name: "updated_at",
+        column: "l.updated_at",
+        kind: KeyKind::Time,
+    },
+    SortKey {
+        name: "created_at",
+        column: "l.created_at",
+        kind: KeyKind::Time,
+    },
+    SortKey {
+        name: "title",
+        column: "l.title",
+        kind: KeyKind::Text,
+    },
+];
+static LIVE_SEARCH_SORT_KEYS: &[SortKey] = &[
+    SortKey {
+        name: "rank",
+        column: "l.rank",
+        kind: KeyKind::Float,
+    },
     SortKey {
         name: "published_at",
         column: "l.published_at",
@@ -653,7 +694,34 @@ static LIVE_ID: SortKey = SortKey {
 static WORKING_SORT_KEYS: &[SortKey] = &[
     SortKey {
         name: "published_at",
-        column: "coalesce(a.published_at, a.created_at)",
+        column: "a.sort_published_at",
+        kind: KeyKind::Time,
+    },
+    SortKey {
+        name: "updated_at",
+        column: "a.updated_at",
+        kind: KeyKind::Time,
+    },
+    SortKey {
+        name: "created_at",
+        column: "a.created_at",
+        kind: KeyKind::Time,
+    },
+    SortKey {
+        name: "title",
+        column: "a.title",
+        kind: KeyKind::Text,
+    },
+];
+static WORKING_SEARCH_SORT_KEYS: &[SortKey] = &[
+    SortKey {
+        name: "rank",
+        column: "a.rank",
+        kind: KeyKind::Float,
+    },
+    SortKey {
+        name: "published_at",
+        column: "a.sort_published_at",
         kind: KeyKind::Time,
     },
     SortKey {
@@ -685,6 +753,7 @@ struct LiveRow {
     updated_at: DateTime<Utc>,
     created_at: DateTime<Utc>,
     title: String,
+    rank: f32,
     json: String,
 }
 
@@ -695,27 +764,163 @@ impl SortValues for LiveRow {
             "updated_at" => KeyValue::Time(self.updated_at),
             "created_at" => KeyValue::Time(self.created_at),
             "title" => KeyValue::Text(self.title.clone()),
+            "rank" => KeyValue::Float(f64::from(self.rank)),
             _ => KeyValue::Uuid(self.article_id),
         }
     }
 }
 
-impl SortValues for ArticleData {
+#[derive(sqlx::FromRow)]
+struct WorkingRow {
+    #[sqlx(flatten)]
+    article: store::ArticleRow,
+    rank: f32,
+}
+
+/// A working copy with its search rank, for cursors.
+struct Ranked(ArticleData, f32);
+
+impl SortValues for Ranked {
     fn sort_value(&self, key: &str) -> KeyValue {
+        let data = &self.0;
         match key {
-            "published_at" => KeyValue::Time(self.published_at.unwrap_or(self.created_at)),
-            "updated_at" => KeyValue::Time(self.updated_at),
-            "created_at" => KeyValue::Time(self.created_at),
-            "title" => KeyValue::Text(self.title.clone()),
-            _ => KeyValue::Uuid(self.id),
+            "published_at" => KeyValue::Time(data.published_at.unwrap_or(data.created_at)),
+            "updated_at" => KeyValue::Time(data.updated_at),
+            "created_at" => KeyValue::Time(data.created_at),
+            "title" => KeyValue::Text(data.title.clone()),
+            "rank" => KeyValue::Float(f64::from(self.1)),
+            _ => KeyValue::Uuid(data.id),
         }
     }
 }
 
 const STATUSES: [&str; 5] = ["draft", "in_review", "scheduled", "published", "archived"];
 
+/// The filters of a list, validated.
+struct Filters {
+    statuses: Option<Vec<String>>,
+    tags: Option<Vec<String>>,
+    author: Option<String>,
+    featured: Option<bool>,
+    language: Option<String>,
+    published_after: Option<DateTime<Utc>>,
+    published_before: Option<DateTime<Utc>>,
+    updated_after: Option<DateTime<Utc>>,
+    /// A `to_tsquery('simple', …)` expression built by `search::query_expression`.
+    search: Option<String>,
+}
+
+impl Filters {
+    fn any(&self) -> bool {
+        self.statuses.is_some()
+            || self.tags.is_some()
+            || self.author.is_some()
+            || self.featured.is_some()
+            || self.language.is_some()
+            || self.published_after.is_some()
+            || self.published_before.is_some()
+            || self.updated_after.is_some()
+            || self.search.is_some()
+    }
+
+    /// `from …` for the view, ranking by the search when there is one. `a`/`l` stays the alias
+    /// so sort keys and filters read the same with or without search.
+    fn push_from(&self, qb: &mut QueryBuilder<Postgres>, view: View) {
+        let (table, alias) = match view {
+            View::Live => ("live_articles", "l"),
+            View::Working => ("articles", "a"),
+        };
+        let extra = match view {
+            View::Live => "",
+            View::Working => ", coalesce(a.published_at, a.created_at) as sort_published_at",
+        };
+        match &self.search {
+            Some(expression) => {
+                qb.push(format!(
+                    " from (select {alias}.*, ts_rank({alias}.search, q.query) as rank{extra} \
+                     from {table} {alias}, to_tsquery('simple', "
+                ))
+                .push_bind(expression.clone())
+                .push(format!(
+                    ") as q(query) where {alias}.search @@ q.query) {alias} where true"
+                ));
+            }
+            None => {
+                qb.push(format!(
+                    " from (select {alias}.*, 0::real as rank{extra} from {table} {alias}) {alias} where true"
+                ));
+            }
+        }
+    }
+
+    fn push_where(&self, qb: &mut QueryBuilder<Postgres>, view: View) {
+        let p = match view {
+            View::Live => "l",
+            View::Working => "a",
+        };
+        if let Some(statuses) = &self.statuses {
+            qb.push(" and a.status = any(")
+                .push_bind(statuses.clone())
+                .push(")");
+        }
+        if let Some(tags) = &self.tags {
+            match view {
+                View::Live => {
+                    qb.push(" and l.tag_ids && array(select id from tags where slug = any(")
+                }
+                View::Working => qb.push(
+                    " and exists (select 1 from article_tags x join tags t on t.id = x.tag_id \
+                     where x.article_id = a.id and t.slug = any(",
+                ),
+            };
+            qb.push_bind(tags.clone()).push("))");
+        }
+        if let Some(author) = &self.author {
+            match view {
+                View::Live => qb.push(" and l.author_ids && array(select id from authors where slug = "),
+                View::Working => qb.push(
+                    " and exists (select 1 from article_authors x join authors w on w.id = x.author_id \
+                     where x.article_id = a.id and w.slug = ",
+                ),
+            };
+            qb.push_bind(author.clone()).push(")");
+        }
+        if let Some(featured) = self.featured {
+            qb.push(format!(" and {p}.featured = ")).push_bind(featured);
+        }
+        if let Some(language) = &self.language {
+            qb.push(format!(" and {p}.language = "))
+                .push_bind(language.clone());
+        }
+        if let Some(after) = self.published_after {
+            qb.push(format!(" and {p}.published_at > "))
+                .push_bind(after);
+        }
+        if let Some(before) = self.published_before {
+            qb.push(format!(" and {p}.published_at < "))
+                .push_bind(before);
+        }
+        if let Some(after) = self.updated_after {
+            qb.push(format!(" and {p}.updated_at > ")).push_bind(after);
+        }
+    }
+}
+
+fn split_list(raw: &Option<String>) -> Option<Vec<String>> {
+    raw.as_deref()
+        .map(|list| {
+            list.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .filter(|list| !list.is_empty())
+}
+
 /// List articles: live copies of published articles (anyone), or working copies
-/// (`view=working`, signed in). Lists leave out `body` unless `include=body`.
+/// (`view=working`, signed in), filtered and searched. Lists leave out `body` unless
+/// `include=body`.
 #[utoipa::path(get, path = "/v1/articles", tag = "articles", params(ListArticlesQuery),
     security((), ("bearer" = [])),
     responses((status = 200, description = "A page of articles", body = ListResponse<Article>)))]
@@ -734,18 +939,52 @@ pub async fn list_articles(
         }
     };
     let view = query.view.unwrap_or(View::Live);
-    if view == View::Live {
-        if query.status.is_some() {
-            return Err(ApiError::bad_request(
-                "status filters working copies: add view=working",
-            ));
+    let statuses = split_list(&query.status);
+    if let Some(bad) = statuses
+        .iter()
+        .flatten()
+        .find(|s| !STATUSES.contains(&s.as_str()))
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown status '{bad}'; allowed: {}",
+            STATUSES.join(", ")
+        )));
+    }
+    if view == View::Live && statuses.is_some() {
+        return Err(ApiError::bad_request(
+            "status filters working copies: add view=working",
+        ));
+    }
+    let search = match query.q.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(q) if q.chars().count() > 200 => {
+            return Err(ApiError::bad_request("q must be at most 200 characters"));
         }
-        let sort = Sort::parse(
-            query.sort.as_deref(),
-            LIVE_SORT_KEYS,
-            "-published_at",
-            &LIVE_ID,
-        )?;
+        Some(q) => Some(
+            search::query_expression(q)
+                .ok_or_else(|| ApiError::bad_request("q has no searchable words"))?,
+        ),
+    };
+    let filters = Filters {
+        statuses,
+        tags: split_list(&query.tag),
+        author: query.author.clone().filter(|a| !a.is_empty()),
+        featured: query.featured,
+        language: query.language.clone().filter(|l| !l.is_empty()),
+        published_after: query.published_after,
+        published_before: query.published_before,
+        updated_after: query.updated_after,
+        search,
+    };
+    let searching = filters.search.is_some();
+
+    if view == View::Live {
+        let (keys, default_sort) = if searching {
+            (LIVE_SEARCH_SORT_KEYS, "-rank")
+        } else {
+            (LIVE_SORT_KEYS, "-published_at")
+        };
+        let sort = Sort::parse(query.sort.as_deref(), keys, default_sort, &LIVE_ID)?;
         let page = PageRequest::new(query.limit, query.cursor.as_deref(), query.page, sort)?;
         let column = if include_body {
             "l.document"
@@ -753,15 +992,22 @@ pub async fn list_articles(
             "l.summary"
         };
         let mut select: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-            "select l.article_id, l.published_at, l.updated_at, l.created_at, l.title, {column} as json \
-             from live_articles l where true"
+            "select l.article_id, l.published_at, l.updated_at, l.created_at, l.title, l.rank, {column} as json"
         ));
+        filters.push_from(&mut select, view);
+        filters.push_where(&mut select, view);
         page.push_sql(&mut select);
         let rows: Vec<LiveRow> = select.build_query_as().fetch_all(&state.db).await?;
-        let total: i64 =
+        let total: i64 = if filters.any() {
+            let mut count: QueryBuilder<Postgres> = QueryBuilder::new("select count(*)");
+            filters.push_from(&mut count, view);
+            filters.push_where(&mut count, view);
+            count.build_query_scalar().fetch_one(&state.db).await?
+        } else {
             sqlx::query_scalar("select count from row_counts where table_name = 'live_articles'")
                 .fetch_one(&state.db)
-                .await?;
+                .await?
+        };
         // The items are stored JSON: splice them into the envelope instead of parsing them.
         let list = page.finish(rows, total, |row| row.json);
         let meta = serde_json::to_string(&list.meta).map_err(|e| ApiError::Internal(e.into()))?;
@@ -773,49 +1019,32 @@ pub async fn list_articles(
 
     let principal = principal.ok_or(ApiError::Unauthorized("sign in to see working copies"))?;
     principal.require(Role::Contributor)?;
-    let statuses: Option<Vec<String>> = match query.status.as_deref() {
-        None | Some("") => None,
-        Some(list) => {
-            let statuses: Vec<String> = list.split(',').map(|s| s.trim().to_owned()).collect();
-            if let Some(bad) = statuses.iter().find(|s| !STATUSES.contains(&s.as_str())) {
-                return Err(ApiError::bad_request(format!(
-                    "unknown status '{bad}'; allowed: {}",
-                    STATUSES.join(", ")
-                )));
-            }
-            Some(statuses)
-        }
+    let (keys, default_sort) = if searching {
+        (WORKING_SEARCH_SORT_KEYS, "-rank")
+    } else {
+        (WORKING_SORT_KEYS, "-updated_at")
     };
-    let sort = Sort::parse(
-        query.sort.as_deref(),
-        WORKING_SORT_KEYS,
-        "-updated_at",
-        &WORKING_ID,
-    )?;
+    let sort = Sort::parse(query.sort.as_deref(), keys, default_sort, &WORKING_ID)?;
     let page = PageRequest::new(query.limit, query.cursor.as_deref(), query.page, sort)?;
-    let mut select: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-        "select {} from articles a where true",
-        store::COLUMNS
-    ));
-    let mut count: QueryBuilder<Postgres> =
-        QueryBuilder::new("select count(*) from articles a where true");
-    if let Some(statuses) = &statuses {
-        select
-            .push(" and a.status = any(")
-            .push_bind(statuses.clone())
-            .push(")");
-        count
-            .push(" and a.status = any(")
-            .push_bind(statuses.clone())
-            .push(")");
-    }
+    let mut select: QueryBuilder<Postgres> =
+        QueryBuilder::new(format!("select {}, a.rank", store::COLUMNS));
+    filters.push_from(&mut select, view);
+    filters.push_where(&mut select, view);
     page.push_sql(&mut select);
-    let rows: Vec<store::ArticleRow> = select.build_query_as().fetch_all(&state.db).await?;
+    let rows: Vec<WorkingRow> = select.build_query_as().fetch_all(&state.db).await?;
+    let mut count: QueryBuilder<Postgres> = QueryBuilder::new("select count(*)");
+    filters.push_from(&mut count, view);
+    filters.push_where(&mut count, view);
     let total: i64 = count.build_query_scalar().fetch_one(&state.db).await?;
-    let copies: Vec<ArticleData> = rows.into_iter().map(Into::into).collect();
+    let copies: Vec<Ranked> = rows
+        .into_iter()
+        .map(|row| Ranked(row.article.into(), row.rank))
+        .collect();
     let mut conn = state.db.acquire().await?;
-    let refs: Vec<&ArticleData> = copies.iter().collect();
+    let refs: Vec<&ArticleData> = copies.iter().map(|r| &r.0).collect();
     let embeds = store::embeds(&mut conn, &state.media, &refs).await?;
-    let list = page.finish(copies, total, |data| render(&data, &embeds, include_body));
+    let list = page.finish(copies, total, |ranked| {
+        render(&ranked.0, &embeds, include_body)
+    });
     Ok(Json(list).into_response())
 }

@@ -374,9 +374,11 @@ async fn write(tx: &mut PgConnection, d: &ArticleData, new: bool) -> sqlx::Resul
         insert into articles (id, slug, status, title, subtitle, excerpt, derived_excerpt, body,
             banner_image_id, banner_caption, banner_credit, featured, language, seo, external_id,
             plaintext, word_count, reading_time_minutes, created_by, published_at, scheduled_at,
-            version, live_version, created_at, updated_at)
+            version, live_version, created_at, updated_at, search)
         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20, $21, $22, $23, $24, $25)
+            $19, $20, $21, $22, $23, $24, $25,
+            setweight(to_tsvector('simple', $26), 'A') || setweight(to_tsvector('simple', $27), 'B')
+                || setweight(to_tsvector('simple', $28), 'C'))
         "#
     } else {
         r#"
@@ -385,11 +387,15 @@ async fn write(tx: &mut PgConnection, d: &ArticleData, new: bool) -> sqlx::Resul
             banner_credit = $11, featured = $12, language = $13, seo = $14, external_id = $15,
             plaintext = $16, word_count = $17, reading_time_minutes = $18, created_by = $19,
             published_at = $20, scheduled_at = $21, version = $22, live_version = $23,
-            created_at = $24, updated_at = $25
+            created_at = $24, updated_at = $25,
+            search = setweight(to_tsvector('simple', $26), 'A')
+                || setweight(to_tsvector('simple', $27), 'B')
+                || setweight(to_tsvector('simple', $28), 'C')
         where id = $1
         "#
     };
     let metrics = body::metrics(&d.body);
+    let [title_terms, middle_terms, body_terms] = search_terms(d, &metrics.plaintext);
     sqlx::query(sql)
         .bind(d.id)
         .bind(&d.slug)
@@ -416,9 +422,29 @@ async fn write(tx: &mut PgConnection, d: &ArticleData, new: bool) -> sqlx::Resul
         .bind(d.live_version)
         .bind(d.created_at)
         .bind(d.updated_at)
+        .bind(title_terms)
+        .bind(middle_terms)
+        .bind(body_terms)
         .execute(&mut *tx)
         .await?;
     Ok(())
+}
+
+/// Search terms by weight: title (A), subtitle and excerpt (B), body (C).
+fn search_terms(d: &ArticleData, plaintext: &str) -> [String; 3] {
+    let middle = [
+        d.subtitle.as_deref(),
+        d.excerpt.as_deref().or(d.derived_excerpt.as_deref()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ");
+    [
+        search::document_terms(&d.title),
+        search::document_terms(&middle),
+        search::document_terms(plaintext),
+    ]
 }
 
 async fn sync_relations(tx: &mut PgConnection, d: &ArticleData) -> ApiResult<()> {
@@ -483,18 +509,8 @@ pub async fn put_live(
             .bind(published.id)
             .fetch_optional(&mut *tx)
             .await?;
-    let middle = [
-        published.subtitle.as_deref(),
-        published
-            .excerpt
-            .as_deref()
-            .or(published.derived_excerpt.as_deref()),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" ");
-    let plaintext = body::metrics(&published.body).plaintext;
+    let [title_terms, middle_terms, body_terms] =
+        search_terms(published, &body::metrics(&published.body).plaintext);
     sqlx::query(
         r#"
         insert into live_articles (article_id, slug, title, featured, language, published_at,
@@ -521,9 +537,9 @@ pub async fn put_live(
     .bind(published.created_at)
     .bind(&published.author_ids)
     .bind(&published.tag_ids)
-    .bind(search::document_terms(&published.title))
-    .bind(search::document_terms(&middle))
-    .bind(search::document_terms(&plaintext))
+    .bind(title_terms)
+    .bind(middle_terms)
+    .bind(body_terms)
     .bind(DbJson(published))
     .bind(summary)
     .bind(document)

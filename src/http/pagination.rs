@@ -25,6 +25,8 @@ pub enum KeyKind {
     Int,
     Time,
     Uuid,
+    /// A computed score, such as search relevance.
+    Float,
 }
 
 /// A sortable column. `column` is trusted SQL (it never comes from the client).
@@ -42,6 +44,7 @@ pub enum KeyValue {
     Int(i64),
     Time(DateTime<Utc>),
     Uuid(Uuid),
+    Float(f64),
 }
 
 impl KeyValue {
@@ -51,6 +54,7 @@ impl KeyValue {
             Self::Int(n) => Value::from(*n),
             Self::Time(t) => Value::from(t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
             Self::Uuid(u) => Value::from(u.to_string()),
+            Self::Float(f) => Value::from(*f),
         }
     }
 
@@ -64,6 +68,7 @@ impl KeyValue {
                     .with_timezone(&Utc),
             ),
             KeyKind::Uuid => Self::Uuid(Uuid::parse_str(value.as_str()?).ok()?),
+            KeyKind::Float => Self::Float(value.as_f64()?),
         })
     }
 
@@ -73,6 +78,7 @@ impl KeyValue {
             Self::Int(v) => qb.push_bind(v),
             Self::Time(v) => qb.push_bind(v),
             Self::Uuid(v) => qb.push_bind(v),
+            Self::Float(v) => qb.push_bind(v),
         };
     }
 }

@@ -563,3 +563,165 @@ async fn live_lists_page_and_sort_and_working_lists_filter_by_status(pool: PgPoo
         .await;
     assert_eq!(cached.status, StatusCode::NOT_MODIFIED);
 }
+
+fn titles(list: &Value) -> Vec<String> {
+    list["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|a| a["title"].as_str().expect("t").to_owned())
+        .collect()
+}
+
+#[sqlx::test]
+async fn search_finds_cjk_terms_ranks_titles_first_and_never_shows_drafts(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let editor = app.token_for(Role::Editor).await;
+    app.post("/v1/authors", Some(&editor), json!({"name": "RADII Staff"}))
+        .await;
+    create(&app, &editor, json!({"title": "Pan Zhanle wins gold", "status": "published", "featured": true,
+        "authors": ["radii-staff"], "tags": [{"name": "Olympics"}], "body_markdown": "A swimming final in Paris."})).await;
+    create(
+        &app,
+        &editor,
+        json!({"title": "她有一种松弛感", "status": "published", "language": "zh",
+        "tags": [{"name": "Music"}], "body_markdown": "松弛感是一种生活态度。"}),
+    )
+    .await;
+    create(
+        &app,
+        &editor,
+        json!({"title": "Secret draft about 松弛感", "body_markdown": "Not yet."}),
+    )
+    .await;
+    create(
+        &app,
+        &editor,
+        json!({"title": "A quiet week", "status": "published",
+        "body_markdown": "Nothing about the olympics here, except this line."}),
+    )
+    .await;
+
+    let search = |q: &str| format!("/v1/articles?q={}", urlencode(q));
+    for q in ["松弛感", "松弛", "松"] {
+        let found = app.get(&search(q), None).await.json();
+        assert_eq!(titles(&found), vec!["她有一种松弛感"], "q={q}");
+        assert_eq!(
+            found["meta"]["total"], 1,
+            "the draft is not counted (q={q})"
+        );
+    }
+    assert_eq!(
+        titles(&app.get(&search("secret"), None).await.json()),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        titles(&app.get(&search("swim"), None).await.json()),
+        vec!["Pan Zhanle wins gold"],
+        "prefix match"
+    );
+    // A title match outranks a body mention.
+    create(
+        &app,
+        &editor,
+        json!({"title": "Market notes", "status": "published",
+        "body_markdown": "Gold prices rose on Monday, then gold fell again."}),
+    )
+    .await;
+    let gold = app.get(&search("gold"), None).await.json();
+    assert_eq!(titles(&gold), vec!["Pan Zhanle wins gold", "Market notes"]);
+    let ranked = app.get(&search("olympics"), None).await.json();
+    assert_eq!(
+        titles(&ranked),
+        vec!["A quiet week"],
+        "only the body says olympics; tags are not text"
+    );
+    // Search combines with filters, and signed-in editors search their drafts.
+    assert_eq!(
+        app.get(&format!("{}&language=en", search("松弛")), None)
+            .await
+            .json()["meta"]["total"],
+        0
+    );
+    let drafts = app
+        .get(
+            &format!("/v1/articles?view=working&q={}", urlencode("松弛感")),
+            Some(&editor),
+        )
+        .await
+        .json();
+    assert_eq!(drafts["meta"]["total"], 2);
+
+    let filtered = |query: &str| format!("/v1/articles?{query}");
+    assert_eq!(
+        titles(&app.get(&filtered("tag=olympics"), None).await.json()),
+        vec!["Pan Zhanle wins gold"]
+    );
+    assert_eq!(
+        app.get(&filtered("tag=olympics,music"), None).await.json()["meta"]["total"],
+        2
+    );
+    assert_eq!(
+        app.get(&filtered("tag=nothing"), None).await.json()["meta"]["total"],
+        0
+    );
+    assert_eq!(
+        titles(&app.get(&filtered("author=radii-staff"), None).await.json()),
+        vec!["Pan Zhanle wins gold"]
+    );
+    assert_eq!(
+        titles(&app.get(&filtered("featured=true"), None).await.json()),
+        vec!["Pan Zhanle wins gold"]
+    );
+    assert_eq!(
+        titles(&app.get(&filtered("language=zh"), None).await.json()),
+        vec!["她有一种松弛感"]
+    );
+    assert_eq!(
+        app.get(&filtered("published_after=2999-01-01T00:00:00Z"), None)
+            .await
+            .json()["meta"]["total"],
+        0
+    );
+    assert_eq!(
+        app.get(&filtered("published_before=2999-01-01T00:00:00Z"), None)
+            .await
+            .json()["meta"]["total"],
+        4
+    );
+    assert_eq!(
+        app.get(&filtered("updated_after=2000-01-01T00:00:00Z"), None)
+            .await
+            .json()["meta"]["total"],
+        4
+    );
+    assert_eq!(
+        app.get(&filtered("view=working&tag=olympics"), Some(&editor))
+            .await
+            .json()["meta"]["total"],
+        1
+    );
+
+    for bad in [
+        "published_after=yesterday",
+        "q=%21%21%21",
+        "sort=rank",
+        "featured=maybe",
+    ] {
+        app.get(&filtered(bad), None)
+            .await
+            .assert_problem(StatusCode::BAD_REQUEST, "bad-request");
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
