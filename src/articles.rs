@@ -906,6 +906,52 @@ impl Filters {
     }
 }
 
+/// The total of a live list. Counting matches row by row is what bounds a filtered list (a tag
+/// with 3,000 of 100,000 articles: ~360 counts/s against ~3,200 page queries/s), so the common
+/// cases read maintained counts: the whole list, one tag's page, one author's page.
+async fn live_total(state: &AppState, filters: &Filters) -> ApiResult<i64> {
+    let filters_present = [
+        filters.tags.is_some(),
+        filters.author.is_some(),
+        filters.featured.is_some(),
+        filters.language.is_some(),
+        filters.published_after.is_some(),
+        filters.published_before.is_some(),
+        filters.updated_after.is_some(),
+        filters.search.is_some(),
+    ]
+    .into_iter()
+    .filter(|&present| present)
+    .count();
+    if !filters.any() {
+        return Ok(sqlx::query_scalar(
+            "select count from row_counts where table_name = 'live_articles'",
+        )
+        .fetch_one(&state.db)
+        .await?);
+    }
+    if let (1, Some([tag])) = (filters_present, filters.tags.as_deref()) {
+        let count: Option<i32> =
+            sqlx::query_scalar("select article_count from tags where slug = $1")
+                .bind(tag)
+                .fetch_optional(&state.db)
+                .await?;
+        return Ok(count.map_or(0, i64::from));
+    }
+    if let (1, Some(author)) = (filters_present, filters.author.as_deref()) {
+        let count: Option<i32> =
+            sqlx::query_scalar("select article_count from authors where slug = $1")
+                .bind(author)
+                .fetch_optional(&state.db)
+                .await?;
+        return Ok(count.map_or(0, i64::from));
+    }
+    let mut count: QueryBuilder<Postgres> = QueryBuilder::new("select count(*)");
+    filters.push_from(&mut count, View::Live);
+    filters.push_where(&mut count, View::Live);
+    Ok(count.build_query_scalar().fetch_one(&state.db).await?)
+}
+
 fn split_list(raw: &Option<String>) -> Option<Vec<String>> {
     raw.as_deref()
         .map(|list| {
@@ -998,16 +1044,7 @@ pub async fn list_articles(
         filters.push_where(&mut select, view);
         page.push_sql(&mut select);
         let rows: Vec<LiveRow> = select.build_query_as().fetch_all(&state.db).await?;
-        let total: i64 = if filters.any() {
-            let mut count: QueryBuilder<Postgres> = QueryBuilder::new("select count(*)");
-            filters.push_from(&mut count, view);
-            filters.push_where(&mut count, view);
-            count.build_query_scalar().fetch_one(&state.db).await?
-        } else {
-            sqlx::query_scalar("select count from row_counts where table_name = 'live_articles'")
-                .fetch_one(&state.db)
-                .await?
-        };
+        let total = live_total(&state, &filters).await?;
         // The items are stored JSON: splice them into the envelope instead of parsing them.
         let list = page.finish(rows, total, |row| row.json);
         let meta = serde_json::to_string(&list.meta).map_err(|e| ApiError::Internal(e.into()))?;

@@ -658,6 +658,19 @@ async fn search_finds_cjk_terms_ranks_titles_first_and_never_shows_drafts(pool: 
         vec!["Pan Zhanle wins gold"]
     );
     assert_eq!(
+        app.get(&filtered("tag=olympics"), None).await.json()["meta"]["total"],
+        1,
+        "from the tag's count"
+    );
+    assert_eq!(
+        app.get(&filtered("author=radii-staff"), None).await.json()["meta"]["total"],
+        1
+    );
+    assert_eq!(
+        app.get(&filtered("author=nobody"), None).await.json()["meta"]["total"],
+        0
+    );
+    assert_eq!(
         app.get(&filtered("tag=olympics,music"), None).await.json()["meta"]["total"],
         2
     );
