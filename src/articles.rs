@@ -636,29 +636,8 @@ pub struct ListArticlesQuery {
     sort: Option<String>,
 }
 
-static LIVE_SORT_KEYS: &[SortKey] = &[
-    SortKey {
-        name: "published_at",
-        column: "l.published_at",
-        kind: KeyKind::Time,
-    },
-    SortKey {
-        name: "updated_at",
-        column: "l.updated_at",
-        kind: KeyKind::Time,
-    },
-    SortKey {
-        name: "created_at",
-        column: "l.created_at",
-        kind: KeyKind::Time,
-    },
-    SortKey {
-        name: "title",
-        column: "l.title",
-        kind: KeyKind::Text,
-    },
-];
-static LIVE_SEARCH_SORT_KEYS: &[SortKey] = &[
+/// With `q`, relevance (`rank`) is a sort key too; without, the same keys less `rank`.
+const LIVE_SEARCH_SORT_KEYS: &[SortKey] = &[
     SortKey {
         name: "rank",
         column: "l.rank",
@@ -685,35 +664,14 @@ static LIVE_SEARCH_SORT_KEYS: &[SortKey] = &[
         kind: KeyKind::Text,
     },
 ];
+const LIVE_SORT_KEYS: &[SortKey] = LIVE_SEARCH_SORT_KEYS.split_at(1).1;
 static LIVE_ID: SortKey = SortKey {
     name: "id",
     column: "l.article_id",
     kind: KeyKind::Uuid,
 };
 
-static WORKING_SORT_KEYS: &[SortKey] = &[
-    SortKey {
-        name: "published_at",
-        column: "a.sort_published_at",
-        kind: KeyKind::Time,
-    },
-    SortKey {
-        name: "updated_at",
-        column: "a.updated_at",
-        kind: KeyKind::Time,
-    },
-    SortKey {
-        name: "created_at",
-        column: "a.created_at",
-        kind: KeyKind::Time,
-    },
-    SortKey {
-        name: "title",
-        column: "a.title",
-        kind: KeyKind::Text,
-    },
-];
-static WORKING_SEARCH_SORT_KEYS: &[SortKey] = &[
+const WORKING_SEARCH_SORT_KEYS: &[SortKey] = &[
     SortKey {
         name: "rank",
         column: "a.rank",
@@ -740,6 +698,7 @@ static WORKING_SEARCH_SORT_KEYS: &[SortKey] = &[
         kind: KeyKind::Text,
     },
 ];
+const WORKING_SORT_KEYS: &[SortKey] = WORKING_SEARCH_SORT_KEYS.split_at(1).1;
 static WORKING_ID: SortKey = SortKey {
     name: "id",
     column: "a.id",

@@ -9,6 +9,7 @@ pub mod authors;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod html;
 pub mod http;
 pub mod images;
 pub mod slug;

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{images::Image, validate::Validator};
+use crate::{html::escape_into as escape, images::Image, validate::Validator};
 
 /// At most this many blocks in one body: a very long read has a few hundred.
 pub const MAX_BLOCKS: usize = 5000;
@@ -297,20 +297,6 @@ pub fn image_ids(blocks: &[Block]) -> Vec<(Uuid, String)> {
 
 // ---------------------------------------------------------------------------------------------
 // HTML
-
-/// Escapes text for HTML element content and quoted attribute values alike.
-pub fn escape(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
 
 /// Renders blocks to HTML. `images` holds the images the body references (a missing one,
 /// deleted since, renders nothing rather than a broken `<img>`).

@@ -452,30 +452,26 @@ async fn sync_relations(tx: &mut PgConnection, d: &ArticleData) -> ApiResult<()>
         .into_iter()
         .map(|(id, _)| id)
         .collect();
-    sqlx::query("delete from article_authors where article_id = $1")
+    // Ordered relations: replaced whole, positions from the array order.
+    for (table, column, ids) in [
+        ("article_authors", "author_id", &d.author_ids),
+        ("article_tags", "tag_id", &d.tag_ids),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "delete from {table} where article_id = $1"
+        )))
         .bind(d.id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "insert into article_authors (article_id, author_id, position) \
-         select $1, t.id, (t.n - 1)::smallint from unnest($2::uuid[]) with ordinality as t(id, n)",
-    )
-    .bind(d.id)
-    .bind(&d.author_ids)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query("delete from article_tags where article_id = $1")
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "insert into {table} (article_id, {column}, position) \
+             select $1, t.id, (t.n - 1)::smallint from unnest($2::uuid[]) with ordinality as t(id, n)"
+        )))
         .bind(d.id)
+        .bind(ids)
         .execute(&mut *tx)
         .await?;
-    sqlx::query(
-        "insert into article_tags (article_id, tag_id, position) \
-         select $1, t.id, (t.n - 1)::smallint from unnest($2::uuid[]) with ordinality as t(id, n)",
-    )
-    .bind(d.id)
-    .bind(&d.tag_ids)
-    .execute(&mut *tx)
-    .await?;
+    }
     sqlx::query("delete from article_body_images where article_id = $1")
         .bind(d.id)
         .execute(&mut *tx)
@@ -500,10 +496,7 @@ pub async fn put_live(
     published: &ArticleData,
 ) -> ApiResult<()> {
     let embeds = embeds(&mut *tx, media, &[published]).await?;
-    let document = serde_json::to_string(&render(published, &embeds, true))
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let summary = serde_json::to_string(&render(published, &embeds, false))
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let (document, summary) = rendered(published, &embeds)?;
     let previous: Option<(Vec<Uuid>, Vec<Uuid>)> =
         sqlx::query_as("select author_ids, tag_ids from live_articles where article_id = $1")
             .bind(published.id)
@@ -571,6 +564,15 @@ pub async fn put_live(
         &[old_tags, published.tag_ids.clone()].concat(),
     )
     .await
+}
+
+/// The stored JSON texts of a live copy: the full document and the list summary (no body).
+fn rendered(copy: &ArticleData, embeds: &Embeds) -> ApiResult<(String, String)> {
+    let json = |include_body| {
+        serde_json::to_string(&render(copy, embeds, include_body))
+            .map_err(|e| ApiError::Internal(e.into()))
+    };
+    Ok((json(true)?, json(false)?))
 }
 
 /// Removes the live copy (unpublish, delete) and recounts its authors and tags.
@@ -672,10 +674,7 @@ async fn rerender_ids(tx: &mut PgConnection, media: &Media, ids: &[Uuid]) -> Api
     let refs: Vec<&ArticleData> = copies.iter().collect();
     let embeds = embeds(&mut *tx, media, &refs).await?;
     for copy in &copies {
-        let document = serde_json::to_string(&render(copy, &embeds, true))
-            .map_err(|e| ApiError::Internal(e.into()))?;
-        let summary = serde_json::to_string(&render(copy, &embeds, false))
-            .map_err(|e| ApiError::Internal(e.into()))?;
+        let (document, summary) = rendered(copy, &embeds)?;
         sqlx::query("update live_articles set document = $2, summary = $3 where article_id = $1")
             .bind(copy.id)
             .bind(document)

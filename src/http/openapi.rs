@@ -10,6 +10,8 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::html::escape;
+
 use super::{
     AppState,
     error::{FieldError, Problem},
@@ -143,21 +145,6 @@ fn add_standard_responses(path: &str, method: &str, op: &mut Value) {
     if is_api {
         add("500", "Server failure; the body carries the request id");
     }
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn schema_name(schema: &Value) -> String {
