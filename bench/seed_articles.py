@@ -1,19 +1,32 @@
 #!/usr/bin/env python3
 """Creates the benchmark's template articles through the real API (so their stored JSON is
-exactly what Galley renders): ~800-word bodies mixing English and Chinese, 1-3 authors,
-3 tags, a banner image. Usage: seed_articles.py BASE_URL TOKEN COUNT IMAGE_ID...
+exactly what Galley renders): ~800-word bodies mixing English-like and Chinese text, 1-3
+authors, 3 tags, a banner image. Words follow a Zipf distribution over a 4,000-word vocabulary,
+as in real prose, so a search word matches some articles rather than all of them.
+
+Usage: seed_articles.py BASE_URL TOKEN COUNT QUERIES_OUT IMAGE_ID...
+Writes search queries of realistic selectivity (mid-frequency words, Chinese phrases) to
+QUERIES_OUT, one URL path a line.
 """
+import itertools
 import json
 import random
 import sys
+import urllib.parse
 import urllib.request
 
-base, token, count, images = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
+base, token, count, queries_out, images = (
+    sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:])
 random.seed(7)
-WORDS = ("the city night music stage crowd drummer guitar festival summer river mountain "
-         "village tea market train station photo story interview album release record "
-         "swimming final gold medal coach team season fans street food noodle dumpling").split()
-CJK = ["松弛感", "我的阿勒泰", "管静鹏", "北京", "上海", "音乐节", "摇滚", "夏天"]
+
+SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in "aeiou"]
+VOCABULARY = sorted({"".join(random.sample(SYLLABLES, random.randint(2, 3))) for _ in range(6000)})[:4000]
+random.shuffle(VOCABULARY)
+WEIGHTS = list(itertools.accumulate(1 / rank for rank in range(1, len(VOCABULARY) + 1)))
+HANZI = "松弛感我的阿勒泰管静鹏北京上海音乐节摇滚夏天城市夜晚舞台人群鼓手吉他河流山村茶市场火车站照片故事采访专辑金牌教练球队"
+PHRASES = sorted({"".join(random.sample(HANZI, random.randint(2, 3))) for _ in range(400)})
+PHRASES = ["松弛感", "我的阿勒泰", "管静鹏"] + PHRASES[:297]
+PHRASE_WEIGHTS = list(itertools.accumulate(1 / rank for rank in range(1, len(PHRASES) + 1)))
 
 
 def call(method, path, body):
@@ -25,9 +38,9 @@ def call(method, path, body):
 
 
 def sentence():
-    words = [random.choice(WORDS) for _ in range(random.randint(8, 16))]
+    words = random.choices(VOCABULARY, cum_weights=WEIGHTS, k=random.randint(8, 16))
     if random.random() < 0.3:
-        words.insert(random.randrange(len(words)), random.choice(CJK))
+        words.insert(random.randrange(len(words)), random.choices(PHRASES, cum_weights=PHRASE_WEIGHTS)[0])
     return " ".join(words).capitalize() + "."
 
 
@@ -38,7 +51,7 @@ for i in range(count):
     markdown = "\n\n".join(
         (f"## {sentence()}" if n % 6 == 5 else p) for n, p in enumerate(paragraphs))
     call("POST", "/v1/articles", {
-        "title": f"{sentence()[:-1]} {random.choice(CJK)} {i}",
+        "title": f"{sentence()[:-1]} {random.choice(PHRASES[:20])} {i}",
         "subtitle": sentence(),
         "body_markdown": markdown,
         "authors": random.sample([f"bench-author-{n}" for n in range(1, 51)], random.randint(1, 3)),
@@ -47,3 +60,9 @@ for i in range(count):
         "featured": random.random() < 0.1,
         "status": "published",
     })
+
+# Queries a reader might type: words of middling frequency, two-word phrases, Chinese terms.
+queries = VOCABULARY[200:1200:100] + [f"{VOCABULARY[300]} {VOCABULARY[900]}"] + ["松弛感", "阿勒泰", "管静鹏"]
+with open(queries_out, "w") as out:
+    for q in queries:
+        out.write("/v1/articles?q=" + urllib.parse.quote(q) + "\n")
