@@ -812,6 +812,14 @@ impl Filters {
         }
     }
 
+    /// Counts every row the filters match, row by row (see `live_total` for the cheap cases).
+    async fn count(&self, db: &sqlx::PgPool, view: View) -> sqlx::Result<i64> {
+        let mut count: QueryBuilder<Postgres> = QueryBuilder::new("select count(*)");
+        self.push_from(&mut count, view);
+        self.push_where(&mut count, view);
+        count.build_query_scalar().fetch_one(db).await
+    }
+
     fn push_where(&self, qb: &mut QueryBuilder<Postgres>, view: View) {
         let p = match view {
             View::Live => "l",
@@ -905,10 +913,7 @@ async fn live_total(state: &AppState, filters: &Filters) -> ApiResult<i64> {
                 .await?;
         return Ok(count.map_or(0, i64::from));
     }
-    let mut count: QueryBuilder<Postgres> = QueryBuilder::new("select count(*)");
-    filters.push_from(&mut count, View::Live);
-    filters.push_where(&mut count, View::Live);
-    Ok(count.build_query_scalar().fetch_one(&state.db).await?)
+    Ok(filters.count(&state.db, View::Live).await?)
 }
 
 fn split_list(raw: &Option<String>) -> Option<Vec<String>> {
@@ -1028,10 +1033,7 @@ pub async fn list_articles(
     filters.push_where(&mut select, view);
     page.push_sql(&mut select);
     let rows: Vec<WorkingRow> = select.build_query_as().fetch_all(&state.db).await?;
-    let mut count: QueryBuilder<Postgres> = QueryBuilder::new("select count(*)");
-    filters.push_from(&mut count, view);
-    filters.push_where(&mut count, view);
-    let total: i64 = count.build_query_scalar().fetch_one(&state.db).await?;
+    let total = filters.count(&state.db, view).await?;
     let copies: Vec<Ranked> = rows
         .into_iter()
         .map(|row| Ranked(row.article.into(), row.rank))

@@ -592,20 +592,18 @@ pub async fn remove_live(tx: &mut PgConnection, id: Uuid) -> ApiResult<()> {
 /// `article_count` of authors and tags: their published articles, kept in step by every
 /// publish and unpublish so lists can sort by it.
 async fn recount(tx: &mut PgConnection, author_ids: &[Uuid], tag_ids: &[Uuid]) -> ApiResult<()> {
-    sqlx::query(
-        "update authors a set article_count = \
-         (select count(*) from live_articles l where l.author_ids @> array[a.id]) where a.id = any($1)",
-    )
-    .bind(author_ids)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "update tags t set article_count = \
-         (select count(*) from live_articles l where l.tag_ids @> array[t.id]) where t.id = any($1)",
-    )
-    .bind(tag_ids)
-    .execute(&mut *tx)
-    .await?;
+    for (table, column, ids) in [
+        ("authors", "author_ids", author_ids),
+        ("tags", "tag_ids", tag_ids),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "update {table} r set article_count = \
+             (select count(*) from live_articles l where l.{column} @> array[r.id]) where r.id = any($1)"
+        )))
+        .bind(ids)
+        .execute(&mut *tx)
+        .await?;
+    }
     Ok(())
 }
 
