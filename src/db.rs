@@ -1,12 +1,12 @@
 //! The database: creating it when missing, applying the embedded migrations, readiness.
 
-use std::time::Duration;
+use std::{str::FromStr, time::Duration};
 
 use anyhow::{Context, bail};
 use sqlx::{
     PgPool, Postgres,
     migrate::{MigrateDatabase, Migrator},
-    postgres::PgPoolOptions,
+    postgres::{PgConnectOptions, PgPoolOptions},
 };
 
 use crate::config::Config;
@@ -49,12 +49,18 @@ async fn try_connect(config: &Config) -> anyhow::Result<PgPool> {
             }
         }
     }
+    // PostgreSQL's default random_page_cost (4.0) models spinning disks: with it the planner
+    // reads all 100,000 articles sequentially (730 ms) rather than use the search index (17 ms).
+    // 1.1 is the usual value for SSDs and for data that fits in memory.
+    let options = PgConnectOptions::from_str(url)
+        .context("parsing DATABASE_URL")?
+        .options([("random_page_cost", "1.1")]);
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         // Short, so that /readyz and requests fail fast with a 503 while the database is down;
         // the pool reconnects by itself when it returns.
         .acquire_timeout(Duration::from_secs(3))
-        .connect(url)
+        .connect_with(options)
         .await
         .context("connecting to the database (DATABASE_URL)")
 }

@@ -109,7 +109,7 @@ pub async fn find(
     Ok(row.map(Into::into))
 }
 
-/// Authors, tags and images of any number of articles: three statements.
+/// Authors, tags and images of any number of articles: two statements (none without any).
 pub async fn embeds(
     db: &mut PgConnection,
     media: &Media,
@@ -124,27 +124,30 @@ pub async fn embeds(
         .flat_map(|a| a.tag_ids.iter().copied())
         .collect();
     let image_ids: Vec<Uuid> = articles.iter().flat_map(|a| a.image_ids()).collect();
-    let authors: Vec<(Uuid, String, String)> =
-        sqlx::query_as("select id, slug, name from authors where id = any($1)")
-            .bind(&author_ids)
-            .fetch_all(&mut *db)
-            .await?;
-    let tags: Vec<(Uuid, String, String)> =
-        sqlx::query_as("select id, slug, name from tags where id = any($1)")
-            .bind(&tag_ids)
-            .fetch_all(&mut *db)
-            .await?;
-    Ok(Embeds {
-        authors: authors
-            .into_iter()
-            .map(|(id, slug, name)| (id, Byline { id, slug, name }))
-            .collect(),
-        tags: tags
-            .into_iter()
-            .map(|(id, slug, name)| (id, TagRef { id, slug, name }))
-            .collect(),
+    let mut embeds = Embeds {
+        authors: Default::default(),
+        tags: Default::default(),
         images: images::find_many(&mut *db, media, &image_ids).await?,
-    })
+    };
+    if author_ids.is_empty() && tag_ids.is_empty() {
+        return Ok(embeds);
+    }
+    let rows: Vec<(bool, Uuid, String, String)> = sqlx::query_as(
+        "select true, id, slug, name from authors where id = any($1) \
+         union all select false, id, slug, name from tags where id = any($2)",
+    )
+    .bind(&author_ids)
+    .bind(&tag_ids)
+    .fetch_all(&mut *db)
+    .await?;
+    for (is_author, id, slug, name) in rows {
+        if is_author {
+            embeds.authors.insert(id, Byline { id, slug, name });
+        } else {
+            embeds.tags.insert(id, TagRef { id, slug, name });
+        }
+    }
+    Ok(embeds)
 }
 
 /// Which relation a reference list fills.
