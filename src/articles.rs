@@ -621,7 +621,9 @@ pub struct ListArticlesQuery {
     updated_after: Option<DateTime<Utc>>,
     /// Full-text search: title weighs most, then subtitle and excerpt, then body. Chinese,
     /// Japanese and Korean text is matched too (`q=松弛`). Results are ordered by relevance
-    /// unless `sort` is given.
+    /// unless `sort` is given. A search covers the newest 1,000 matches (by `published_at`;
+    /// working copies by `updated_at`), combined with every other filter; `total` counts
+    /// those, so it is at most 1,000.
     q: Option<String>,
     /// `body`: include `body` and `body_html` in each item.
     include: Option<String>,

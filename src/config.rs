@@ -46,6 +46,10 @@ pub struct Config {
     pub upload_timeout: Duration,
     pub cache_max_age_secs: u32,
     pub cache_stale_while_revalidate_secs: u32,
+    /// Memory for anonymous reads kept in-process (0 turns the cache off).
+    pub live_cache_bytes: usize,
+    /// The longest any kept read is served (invalidation normally ends it much sooner).
+    pub live_cache_ttl: Duration,
     pub session_ttl: Duration,
     pub trusted_proxies: Vec<IpNet>,
     pub login_failures_per_account: i64,
@@ -193,6 +197,16 @@ impl Config {
                 0,
                 31_536_000,
             )?,
+            live_cache_bytes: parse_num::<usize>(&get, "GALLEY_LIVE_CACHE_MB", 24, 0, 65_536)?
+                * 1024
+                * 1024,
+            live_cache_ttl: Duration::from_secs(parse_num(
+                &get,
+                "GALLEY_LIVE_CACHE_TTL_SECS",
+                60,
+                1,
+                86_400,
+            )?),
             session_ttl: Duration::from_secs(
                 parse_num::<u64>(&get, "GALLEY_SESSION_TTL_HOURS", 168, 1, 24 * 366)? * 3600,
             ),

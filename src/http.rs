@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod extract;
+pub mod live_cache;
 pub mod middleware;
 pub mod openapi;
 pub mod ops;
@@ -39,12 +40,14 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub passwords: Passwords,
     pub media: Media,
+    pub live_cache: live_cache::LiveCache,
 }
 
 impl AppState {
     /// Fails only when media storage cannot be prepared (e.g. the directory cannot be created).
     pub fn new(db: PgPool, config: Config) -> anyhow::Result<Self> {
         Ok(Self {
+            live_cache: live_cache::LiveCache::new(config.live_cache_bytes, config.live_cache_ttl),
             db,
             media: Media::new(&config.media)?,
             config: Arc::new(config),
@@ -113,6 +116,10 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
             HeaderValue::from_static("no-referrer"),
         ))
         .option_layer(cors(&config))
+        .layer(axum::middleware::from_fn_with_state(
+            state.live_cache.clone(),
+            live_cache::layer,
+        ))
         .layer(CompressionLayer::new())
         .layer(axum::middleware::from_fn_with_state(
             config.clone(),

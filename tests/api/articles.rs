@@ -738,3 +738,67 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+#[sqlx::test]
+async fn links_to_deleted_images_are_refused_where_they_stand(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let editor = app.token_for(Role::Editor).await;
+    let kept = image(&app, &editor, "Photo by Kept").await;
+    let gone = upload(&app, Some(&editor), vec![file("gone.jpg", jpeg(640, 480))]).await;
+    assert_eq!(gone.status, StatusCode::CREATED, "{}", gone.text());
+    let gone = gone.json()["id"].as_str().expect("id").to_owned();
+    let deleted = app
+        .delete(&format!("/v1/images/{gone}"), Some(&editor))
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text());
+
+    // A client still holding the deleted image's id: on create and on update, each stale
+    // reference is a 422 at its own path, and nothing is written.
+    let stale = app
+        .post(
+            "/v1/articles",
+            Some(&editor),
+            json!({"title": "Stale", "banner": {"image_id": gone},
+                   "body": [{"type": "image", "image_id": kept},
+                            {"type": "image", "image_id": gone}]}),
+        )
+        .await;
+    let mut fields = stale.assert_invalid_fields();
+    fields.sort();
+    assert_eq!(fields, vec!["banner.image_id", "body[1].image_id"]);
+    let markdown = app
+        .post(
+            "/v1/articles",
+            Some(&editor),
+            json!({"title": "Stale", "body_markdown": format!("Intro.\n\n![alt](image:{gone} \"caption\")")}),
+        )
+        .await;
+    assert_eq!(markdown.assert_invalid_fields(), vec!["body[1].image_id"]);
+    let list = app
+        .get("/v1/articles?view=working", Some(&editor))
+        .await
+        .json();
+    assert_eq!(list["meta"]["total"], 0, "nothing was created");
+
+    let article = create(
+        &app,
+        &editor,
+        json!({"title": "Fine", "banner": {"image_id": kept}}),
+    )
+    .await;
+    let id = article["id"].as_str().expect("id");
+    let patch = app
+        .patch(
+            &format!("/v1/articles/{id}"),
+            Some(&editor),
+            json!({"banner": {"image_id": gone}}),
+        )
+        .await;
+    assert_eq!(patch.assert_invalid_fields(), vec!["banner.image_id"]);
+    let after = app
+        .get(&format!("/v1/articles/{id}?view=working"), Some(&editor))
+        .await
+        .json();
+    assert_eq!(after["banner"]["image"]["id"], kept.as_str());
+    assert_eq!(after["version"], article["version"]);
+}

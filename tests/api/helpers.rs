@@ -44,6 +44,7 @@ impl TestApp {
         config.media.dir = media_dir.path().to_owned();
         configure(&mut config);
         let state = AppState::new(pool.clone(), config).expect("app state");
+        state.live_cache.spawn_listener(pool.clone());
         Self {
             router: app(state.clone()),
             pool,

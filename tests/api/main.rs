@@ -5,6 +5,7 @@ mod articles;
 mod authors;
 mod helpers;
 mod images;
+mod live_cache;
 mod named_resources;
 mod ops;
 mod s3;

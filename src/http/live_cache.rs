@@ -1,0 +1,262 @@
+//! Anonymous reads kept in memory until something public changes.
+//!
+//! PostgreSQL builds a 20-article home page about 4,400 times a second on this 2-core machine,
+//! whatever the service does; readers ask for the same few pages far more often than editors
+//! change them. So a successful anonymous `GET` of articles, authors, tags or images is kept,
+//! whole and already compressed, and served again until:
+//!
+//! - this process answers a successful write (at once, so an editor reads what they wrote);
+//! - any process changes a public table: triggers (migration 0005) `NOTIFY galley_live` in the
+//!   writing transaction, delivered on commit to every listening Galley, scheduler and CLI
+//!   writes included;
+//! - the TTL passes (a safety net, not the mechanism).
+//!
+//! Every entry carries the generation that was current when its request *started*; any
+//! invalidation bumps the generation, so a response computed from data read before a change
+//! can never be served after it. While the notification connection is down nothing is kept or
+//! served (another process's change could go unnoticed); reconnecting starts a new generation.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use axum::{
+    body::{Body, Bytes, to_bytes},
+    extract::{Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    middleware::Next,
+    response::Response,
+};
+use quick_cache::{Weighter, sync::Cache};
+use sqlx::{PgPool, postgres::PgListener};
+
+/// The channel the triggers of migration 0005 notify.
+pub const CHANNEL: &str = "galley_live";
+
+/// Paths whose anonymous answers are the same for every reader and change only with the
+/// tables the triggers watch.
+const PUBLIC_READS: [&str; 4] = ["/v1/articles", "/v1/authors", "/v1/tags", "/v1/images/"];
+
+/// A response bigger than this share of the budget is served but not kept.
+const MAX_ENTRY_SHARE: usize = 8;
+
+#[derive(Clone)]
+pub struct LiveCache(Option<Arc<Inner>>);
+
+struct Inner {
+    entries: Cache<Key, Arc<Entry>, EntryWeight>,
+    max_entry_bytes: usize,
+    generation: AtomicU64,
+    /// False until the notification connection is up, and whenever it is down.
+    listening: AtomicBool,
+    ttl: Duration,
+}
+
+/// The request target and the `Accept-Encoding` it was compressed for.
+type Key = (String, Option<HeaderValue>);
+
+struct Entry {
+    generation: u64,
+    stored_at: Instant,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+#[derive(Clone)]
+struct EntryWeight;
+
+impl Weighter<Key, Arc<Entry>> for EntryWeight {
+    fn weight(&self, key: &Key, entry: &Arc<Entry>) -> u64 {
+        (key.0.len() + entry.body.len() + 256) as u64
+    }
+}
+
+impl LiveCache {
+    /// `max_bytes` 0 turns the cache off.
+    pub fn new(max_bytes: usize, ttl: Duration) -> Self {
+        if max_bytes == 0 {
+            return Self(None);
+        }
+        let estimated_items = (max_bytes / 16_384).max(16);
+        Self(Some(Arc::new(Inner {
+            entries: Cache::with_weighter(estimated_items, max_bytes as u64, EntryWeight),
+            max_entry_bytes: max_bytes / MAX_ENTRY_SHARE,
+            generation: AtomicU64::new(0),
+            listening: AtomicBool::new(false),
+            ttl,
+        })))
+    }
+
+    /// Forgets everything kept so far.
+    pub fn invalidate(&self) {
+        if let Some(inner) = &self.0 {
+            inner.generation.fetch_add(1, Ordering::SeqCst);
+            inner.entries.clear();
+        }
+    }
+
+    /// Follows `NOTIFY galley_live` for as long as the runtime runs, reconnecting after
+    /// failures. Without it the cache keeps nothing.
+    pub fn spawn_listener(&self, db: PgPool) {
+        let Some(inner) = self.0.clone() else {
+            return;
+        };
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(100);
+            loop {
+                match listen(&inner, &db).await {
+                    Ok(()) => delay = Duration::from_millis(100),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "live cache: notification connection failed; not caching until it is back");
+                        delay = (delay * 2).min(Duration::from_secs(5));
+                    }
+                }
+                tokio::time::sleep(delay).await;
+            }
+        });
+    }
+
+    /// Whether reads are being kept: on, and following notifications.
+    pub fn is_active(&self) -> bool {
+        self.active().is_some()
+    }
+
+    fn active(&self) -> Option<&Inner> {
+        self.0
+            .as_deref()
+            .filter(|inner| inner.listening.load(Ordering::SeqCst))
+    }
+}
+
+/// Listens until the connection is lost. Every way out stops caching first, and coming back
+/// starts a new generation: notifications sent meanwhile are lost.
+async fn listen(inner: &Inner, db: &PgPool) -> sqlx::Result<()> {
+    let mut listener = PgListener::connect_with(db).await?;
+    listener.listen(CHANNEL).await?;
+    inner.generation.fetch_add(1, Ordering::SeqCst);
+    inner.listening.store(true, Ordering::SeqCst);
+    let outcome = loop {
+        match listener.try_recv().await {
+            Ok(Some(_)) => {
+                inner.generation.fetch_add(1, Ordering::SeqCst);
+                inner.entries.clear();
+            }
+            Ok(None) => break Ok(()),
+            Err(err) => break Err(err),
+        }
+    };
+    inner.listening.store(false, Ordering::SeqCst);
+    inner.generation.fetch_add(1, Ordering::SeqCst);
+    inner.entries.clear();
+    outcome
+}
+
+fn is_public_read(request: &Request) -> bool {
+    request.method() == Method::GET
+        && !request.headers().contains_key(header::AUTHORIZATION)
+        && PUBLIC_READS
+            .iter()
+            .any(|prefix| request.uri().path().starts_with(prefix))
+}
+
+/// Writes that cannot change what the public reads.
+fn is_private_write(request: &Request) -> bool {
+    request.uri().path().starts_with("/v1/auth/")
+}
+
+/// Serves kept anonymous reads; keeps new ones; forgets them all after a successful write.
+/// Sits outside compression (entries are stored compressed) and inside CORS and request ids
+/// (those differ per request).
+pub async fn layer(State(cache): State<LiveCache>, request: Request, next: Next) -> Response {
+    let Some(inner) = cache.active() else {
+        return pass_through(&cache, request, next).await;
+    };
+    if !is_public_read(&request) {
+        return pass_through(&cache, request, next).await;
+    }
+    let Some(target) = request
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_owned())
+    else {
+        return next.run(request).await;
+    };
+    let key: Key = (
+        target,
+        request.headers().get(header::ACCEPT_ENCODING).cloned(),
+    );
+    let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
+    let generation = inner.generation.load(Ordering::SeqCst);
+    if let Some(entry) = inner.entries.get(&key)
+        && entry.generation == generation
+        && entry.stored_at.elapsed() < inner.ttl
+    {
+        return respond(&entry.headers, &entry.body, if_none_match.as_ref());
+    }
+
+    // Ask for the full representation so it can be kept; answer the validator here.
+    let mut request = request;
+    request.headers_mut().remove(header::IF_NONE_MATCH);
+    let response = next.run(request).await;
+    if response.status() != StatusCode::OK || !response.headers().contains_key(header::ETAG) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let body = match to_bytes(body, usize::MAX).await {
+        Ok(body) => body,
+        Err(err) => {
+            return crate::http::error::ApiError::Internal(anyhow::anyhow!(
+                "buffering a response: {err}"
+            ))
+            .into_response_unlogged();
+        }
+    };
+    if body.len() > inner.max_entry_bytes {
+        return respond(&parts.headers, &body, if_none_match.as_ref());
+    }
+    // An exact-size copy: the body was built in a buffer grown by doubling, and keeping that
+    // buffer would hold up to twice what the budget counts.
+    let entry = Arc::new(Entry {
+        generation,
+        stored_at: Instant::now(),
+        headers: parts.headers,
+        body: Bytes::copy_from_slice(&body),
+    });
+    inner.entries.insert(key, entry.clone());
+    respond(&entry.headers, &entry.body, if_none_match.as_ref())
+}
+
+async fn pass_through(cache: &LiveCache, request: Request, next: Next) -> Response {
+    let write = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) && !is_private_write(&request);
+    let response = next.run(request).await;
+    if write && (response.status().is_success() || response.status().is_redirection()) {
+        cache.invalidate();
+    }
+    response
+}
+
+fn respond(headers: &HeaderMap, body: &Bytes, if_none_match: Option<&HeaderValue>) -> Response {
+    let etag = headers.get(header::ETAG);
+    if let (Some(etag), Some(wanted)) = (etag, if_none_match)
+        && super::middleware::etag_matches(wanted, etag.to_str().unwrap_or_default())
+    {
+        let mut response = Response::new(Body::empty());
+        *response.status_mut() = StatusCode::NOT_MODIFIED;
+        for name in [header::ETAG, header::CACHE_CONTROL, header::VARY] {
+            if let Some(value) = headers.get(&name) {
+                response.headers_mut().insert(name, value.clone());
+            }
+        }
+        return response;
+    }
+    let mut response = Response::new(Body::from(body.clone()));
+    *response.headers_mut() = headers.clone();
+    response
+}
