@@ -9,9 +9,11 @@
 //! `model` (shapes), `store` (SQL).
 
 pub mod body;
+pub mod history;
 pub mod model;
 pub mod search;
 pub mod store;
+pub mod workflow;
 
 use axum::{
     Json,
@@ -32,14 +34,13 @@ use self::{
 };
 use crate::{
     accounts::{
-        auth::{Auth, Principal, ReadAccess},
+        auth::{Auth, MaybeAuth, Principal, ReadAccess},
         role::Role,
     },
     http::{
         AppState,
         error::{ApiError, ApiResult, FieldError, Problem},
         extract::{ApiJson, ApiQuery, IdOrSlug},
-        middleware::check_if_match,
         pagination::{KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey, SortValues},
         patch::Patch,
     },
@@ -50,8 +51,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_articles, create_article))
         .routes(routes!(get_article, update_article, delete_article))
-        .routes(routes!(publish_article))
-        .routes(routes!(unpublish_article))
+        .routes(routes!(workflow::run_action))
+        .routes(routes!(workflow::create_preview))
+        .routes(routes!(history::list_revisions))
+        .routes(routes!(history::get_revision))
+        .routes(routes!(history::restore_revision))
 }
 
 /// Whose article this is, for contributors and authors: created by them, or bylined with the
@@ -309,15 +313,18 @@ pub async fn create_article(
     if publish {
         store::put_live(&mut tx, &state.media, &data).await?;
     }
+    history::record(
+        &mut tx,
+        &data,
+        "create",
+        Some(principal.user_id),
+        state.config.revisions_keep,
+    )
+    .await?;
     let article = present(&mut tx, &state, &data).await?;
     tx.commit().await?;
     tracing::info!(article.id = %data.id, status = data.status, "article created");
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, format!("/v1/articles/{}", data.id))],
-        Json(article),
-    )
-        .into_response())
+    workflow::article_response(StatusCode::CREATED, &article)
 }
 
 /// The working copy as the API shows it (with body).
@@ -336,6 +343,8 @@ async fn present(
 pub struct GetArticleQuery {
     /// `live` (default): what the public sees. `working` (signed in): the working copy.
     view: Option<View>,
+    /// A token from `POST /v1/articles/{id}/preview`: reads that article's working copy.
+    preview_token: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
@@ -357,18 +366,32 @@ fn raw_json(json: String) -> Response {
         .into_response()
 }
 
-/// Get an article by id or slug: the live copy (`404` when not published), or with
-/// `view=working` the working copy (signed in, contributor and up).
+/// Get an article by id or slug: the live copy (`404` when not published), with
+/// `view=working` the working copy (signed in, contributor and up), or with `preview_token`
+/// the working copy the token was made for (no account needed; `Cache-Control: no-store`).
 #[utoipa::path(get, path = "/v1/articles/{id}", tag = "articles",
     params(("id" = String, Path, description = "Article id or slug"), GetArticleQuery),
     security((), ("bearer" = [])),
     responses((status = 200, description = "The article", body = Article)))]
 pub async fn get_article(
     State(state): State<AppState>,
-    ReadAccess(principal): ReadAccess,
+    MaybeAuth(principal): MaybeAuth,
     key: IdOrSlug,
     ApiQuery(query): ApiQuery<GetArticleQuery>,
 ) -> ApiResult<Response> {
+    if let Some(token) = &query.preview_token {
+        if query.view.is_some() {
+            return Err(ApiError::bad_request(
+                "preview_token reads the working copy; leave out view",
+            ));
+        }
+        return workflow::read_preview(&state, &key, token).await;
+    }
+    if principal.is_none() && !state.config.public_read {
+        return Err(ApiError::Unauthorized(
+            "this server requires a token for every read",
+        ));
+    }
     match query.view.unwrap_or(View::Live) {
         View::Live => {
             let (id, slug) = key.binds();
@@ -389,7 +412,7 @@ pub async fn get_article(
             let data = store::find(&mut *conn, &key, false)
                 .await?
                 .ok_or(ApiError::NotFound)?;
-            Ok(Json(present(&mut conn, &state, &data).await?).into_response())
+            workflow::article_response(StatusCode::OK, &present(&mut conn, &state, &data).await?)
         }
     }
 }
@@ -409,14 +432,15 @@ pub async fn update_article(
     key: IdOrSlug,
     headers: HeaderMap,
     ApiJson(input): ApiJson<UpdateArticle>,
-) -> ApiResult<Json<Article>> {
+) -> ApiResult<Response> {
     principal.require(Role::Contributor)?;
     let mut tx = state.db.begin().await?;
     let mut data = store::find(&mut *tx, &key, true)
         .await?
         .ok_or(ApiError::NotFound)?;
     require_edit(&principal, &data)?;
-    check_if_match(&headers, &present(&mut tx, &state, &data).await?)?;
+    workflow::check_version(&headers, data.version)?;
+    let before = data.clone();
 
     let mut v = Validator::new();
     for (field, null) in [
@@ -499,13 +523,24 @@ pub async fn update_article(
     store::missing_images(&mut *tx, &data, &mut errors).await?;
     fail_with(v, errors)?;
 
-    data.version += 1;
-    data.updated_at = Utc::now();
-    store::update(&mut tx, &data).await?;
+    // Saving what is already there changes nothing: no new version, revision or event.
+    if !history::changed_fields(&before, &data)?.is_empty() {
+        data.version += 1;
+        data.updated_at = Utc::now();
+        store::update(&mut tx, &data).await?;
+        history::record(
+            &mut tx,
+            &data,
+            "update",
+            Some(principal.user_id),
+            state.config.revisions_keep,
+        )
+        .await?;
+        tracing::info!(article.id = %data.id, version = data.version, "article updated");
+    }
     let article = present(&mut tx, &state, &data).await?;
     tx.commit().await?;
-    tracing::info!(article.id = %data.id, version = data.version, "article updated");
-    Ok(Json(article))
+    workflow::article_response(StatusCode::OK, &article)
 }
 
 /// Delete an article, working and live copy alike (editor).
@@ -524,81 +559,23 @@ pub async fn delete_article(
     let data = store::find(&mut *tx, &key, true)
         .await?
         .ok_or(ApiError::NotFound)?;
-    check_if_match(&headers, &present(&mut tx, &state, &data).await?)?;
+    workflow::check_version(&headers, data.version)?;
     store::remove_live(&mut tx, data.id).await?;
     sqlx::query("delete from articles where id = $1")
         .bind(data.id)
         .execute(&mut *tx)
         .await?;
+    history::event(
+        &mut tx,
+        data.id,
+        "delete",
+        Some(principal.user_id),
+        data.version,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(article.id = %data.id, "article deleted");
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Publish: the working copy becomes the live copy (author for their own, editor for any).
-#[utoipa::path(post, path = "/v1/articles/{id}/publish", tag = "articles",
-    params(("id" = String, Path, description = "Article id or slug")),
-    security(("bearer" = [])),
-    responses((status = 200, description = "Published; the working copy", body = Article)))]
-pub async fn publish_article(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-    key: IdOrSlug,
-) -> ApiResult<Json<Article>> {
-    let mut tx = state.db.begin().await?;
-    let mut data = store::find(&mut *tx, &key, true)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    require_publish(&principal, &data)?;
-    let now = Utc::now();
-    data.status = "published".into();
-    data.published_at.get_or_insert(now);
-    data.scheduled_at = None;
-    data.version += 1;
-    data.live_version = Some(data.version);
-    data.updated_at = now;
-    store::update(&mut tx, &data).await?;
-    store::put_live(&mut tx, &state.media, &data).await?;
-    let article = present(&mut tx, &state, &data).await?;
-    tx.commit().await?;
-    tracing::info!(article.id = %data.id, "article published");
-    Ok(Json(article))
-}
-
-/// Unpublish: the live copy is removed and the article is a draft again.
-#[utoipa::path(post, path = "/v1/articles/{id}/unpublish", tag = "articles",
-    params(("id" = String, Path, description = "Article id or slug")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Unpublished; the working copy", body = Article),
-        (status = 409, description = "The article is not published", body = Problem, content_type = "application/problem+json"),
-    ))]
-pub async fn unpublish_article(
-    State(state): State<AppState>,
-    Auth(principal): Auth,
-    key: IdOrSlug,
-) -> ApiResult<Json<Article>> {
-    let mut tx = state.db.begin().await?;
-    let mut data = store::find(&mut *tx, &key, true)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    require_publish(&principal, &data)?;
-    if data.status != "published" {
-        return Err(ApiError::Conflict(format!(
-            "only a published article can be unpublished; this one is {}",
-            data.status
-        )));
-    }
-    data.status = "draft".into();
-    data.version += 1;
-    data.live_version = None;
-    data.updated_at = Utc::now();
-    store::update(&mut tx, &data).await?;
-    store::remove_live(&mut tx, data.id).await?;
-    let article = present(&mut tx, &state, &data).await?;
-    tx.commit().await?;
-    tracing::info!(article.id = %data.id, "article unpublished");
-    Ok(Json(article))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

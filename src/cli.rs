@@ -196,6 +196,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let bind = config.bind;
     let state = AppState::new(pool, config)?;
     state.live_cache.spawn_listener(state.db.clone());
+    crate::articles::workflow::spawn_scheduler(state.clone(), state.config.scheduler_interval);
     accounts::bootstrap_admin(&state, &state.config.clone()).await?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await

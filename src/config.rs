@@ -50,6 +50,12 @@ pub struct Config {
     pub live_cache_bytes: usize,
     /// The longest any kept read is served (invalidation normally ends it much sooner).
     pub live_cache_ttl: Duration,
+    /// Revisions kept per article, newest first (0 keeps all).
+    pub revisions_keep: u32,
+    /// How long a preview token opens its article's working copy.
+    pub preview_ttl: Duration,
+    /// How often each process looks for scheduled articles that are due.
+    pub scheduler_interval: Duration,
     pub session_ttl: Duration,
     pub trusted_proxies: Vec<IpNet>,
     pub login_failures_per_account: i64,
@@ -206,6 +212,21 @@ impl Config {
                 60,
                 1,
                 86_400,
+            )?),
+            revisions_keep: parse_num(&get, "GALLEY_REVISIONS_KEEP", 0, 0, 1_000_000)?,
+            preview_ttl: Duration::from_secs(parse_num(
+                &get,
+                "GALLEY_PREVIEW_TTL_SECS",
+                3600,
+                10,
+                30 * 86_400,
+            )?),
+            scheduler_interval: Duration::from_millis(parse_num(
+                &get,
+                "GALLEY_SCHEDULER_INTERVAL_MS",
+                250,
+                10,
+                60_000,
             )?),
             session_ttl: Duration::from_secs(
                 parse_num::<u64>(&get, "GALLEY_SESSION_TTL_HOURS", 168, 1, 24 * 366)? * 3600,

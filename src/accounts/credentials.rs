@@ -1,5 +1,5 @@
 //! Bearer token material: 256 random bits behind a prefix that says what kind of token it is
-//! (`gls_` session, `glt_` API token, so a leaked one is recognisable by secret scanners).
+//! (`gls_` session, `glt_` API token, `glp_` article preview, so a leaked one is recognisable by secret scanners).
 //! Only the SHA-256 of a token is stored.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 pub const SESSION_PREFIX: &str = "gls_";
 pub const API_TOKEN_PREFIX: &str = "glt_";
+pub const PREVIEW_TOKEN_PREFIX: &str = "glp_";
 
 /// 32 random bytes, URL-safe base64.
 pub fn random_secret() -> String {

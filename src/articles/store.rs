@@ -259,6 +259,34 @@ pub async fn resolve_refs(
     Ok(ids)
 }
 
+/// Field errors for authors and tags the copy names that no longer exist (a restored revision).
+pub async fn missing_relations(
+    tx: &mut PgConnection,
+    data: &ArticleData,
+    errors: &mut Vec<FieldError>,
+) -> sqlx::Result<()> {
+    let existing: HashSet<Uuid> = sqlx::query_scalar(
+        "select id from authors where id = any($1) union all select id from tags where id = any($2)",
+    )
+    .bind(&data.author_ids)
+    .bind(&data.tag_ids)
+    .fetch_all(&mut *tx)
+    .await?
+    .into_iter()
+    .collect();
+    for (field, ids) in [("authors", &data.author_ids), ("tags", &data.tag_ids)] {
+        for (i, id) in ids.iter().enumerate() {
+            if !existing.contains(id) {
+                errors.push(FieldError::new(
+                    format!("{field}[{i}]"),
+                    format!("{} {id} no longer exists", &field[..field.len() - 1]),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Field errors for images the copy uses that do not exist.
 pub async fn missing_images(
     db: impl PgExecutor<'_>,

@@ -2,7 +2,7 @@
 
 use axum::{
     body::Bytes,
-    extract::{FromRequest, FromRequestParts, Path, Request},
+    extract::{FromRequest, FromRequestParts, RawPathParams, Request},
     http::{HeaderMap, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
@@ -171,11 +171,30 @@ impl<S: Send + Sync> FromRequestParts<S> for IdOrSlug {
     }
 }
 
+/// The `{id}` segment of the path (the only one, or the one named `id`), percent-decoded.
 async fn path_segment<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, ApiError> {
-    Path::<String>::from_request_parts(parts, state)
+    path_param(parts, state, "id").await
+}
+
+/// A named path segment, percent-decoded.
+pub async fn path_param<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    name: &str,
+) -> Result<String, ApiError> {
+    let params = RawPathParams::from_request_parts(parts, state)
         .await
-        .map(|Path(raw)| raw)
-        .map_err(|rejection| ApiError::bad_request(rejection.body_text()))
+        .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+    let mut all = params.iter();
+    let only = all.next();
+    if let (Some((_, value)), None) = (only, all.next()) {
+        return Ok(value.to_owned());
+    }
+    params
+        .iter()
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("route has no path parameter '{name}'")))
 }
 
 #[cfg(test)]

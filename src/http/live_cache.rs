@@ -202,7 +202,15 @@ pub async fn layer(State(cache): State<LiveCache>, request: Request, next: Next)
     let mut request = request;
     request.headers_mut().remove(header::IF_NONE_MATCH);
     let response = next.run(request).await;
-    if response.status() != StatusCode::OK || !response.headers().contains_key(header::ETAG) {
+    let shared = response
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("public"));
+    if response.status() != StatusCode::OK
+        || !shared
+        || !response.headers().contains_key(header::ETAG)
+    {
         return response;
     }
     let (parts, body) = response.into_parts();

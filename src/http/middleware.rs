@@ -88,8 +88,14 @@ pub async fn caching(State(config): State<Arc<Config>>, request: Request, next: 
         header::VARY,
         HeaderValue::from_static("Authorization, Accept-Encoding"),
     );
-    // Streams that set their own validator (media files) are passed through untouched.
-    if parts.headers.contains_key(header::ETAG) {
+    // Responses that set their own validator (media streams, versioned articles) keep it.
+    if let Some(etag) = parts.headers.get(header::ETAG).cloned() {
+        if if_none_match.is_some_and(|v| etag_matches(&v, etag.to_str().unwrap_or_default())) {
+            parts.status = StatusCode::NOT_MODIFIED;
+            parts.headers.remove(header::CONTENT_LENGTH);
+            parts.headers.remove(header::CONTENT_TYPE);
+            return Response::from_parts(parts, Body::empty());
+        }
         return Response::from_parts(parts, body);
     }
     let bytes = match to_bytes(body, usize::MAX).await {

@@ -153,8 +153,11 @@ async fn openapi_documents_every_routed_endpoint_with_error_responses(pool: PgPo
         ("GET", "/v1/articles/{id}"),
         ("PATCH", "/v1/articles/{id}"),
         ("DELETE", "/v1/articles/{id}"),
-        ("POST", "/v1/articles/{id}/publish"),
-        ("POST", "/v1/articles/{id}/unpublish"),
+        ("POST", "/v1/articles/{id}/{action}"),
+        ("POST", "/v1/articles/{id}/preview"),
+        ("GET", "/v1/articles/{id}/revisions"),
+        ("GET", "/v1/articles/{id}/revisions/{n}"),
+        ("POST", "/v1/articles/{id}/revisions/{n}/restore"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
@@ -164,7 +167,10 @@ async fn openapi_documents_every_routed_endpoint_with_error_responses(pool: PgPo
 
     // Every documented operation is really routed: it never meets the router's fallbacks.
     for (method, path) in &documented {
-        let concrete = path.replace("{id}", "0191a5a0-0000-7000-8000-000000000000");
+        let concrete = path
+            .replace("{id}", "0191a5a0-0000-7000-8000-000000000000")
+            .replace("{action}", "publish")
+            .replace("{n}", "1");
         let request = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).expect("method"))
             .uri(&concrete)

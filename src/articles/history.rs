@@ -1,0 +1,373 @@
+//! What happened to an article: numbered revisions of its working copy (who, when, which action,
+//! a snapshot) and the append-only event log, both written in the transaction of the change.
+
+use axum::{
+    Json,
+    extract::{FromRequestParts, State},
+    http::{HeaderMap, request::Parts},
+    response::Response,
+};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{ArticleData, store, workflow};
+use crate::{
+    accounts::{auth::Auth, role::Role},
+    http::{
+        AppState,
+        error::{ApiError, ApiResult},
+        extract::{ApiQuery, IdOrSlug, path_param},
+        pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues},
+    },
+};
+
+/// Appends revision `n+1` with `data` as its snapshot and the matching event; then drops the
+/// oldest revisions beyond `keep` (0 keeps all). The article row must be locked by the caller,
+/// which makes `max(number) + 1` safe.
+pub async fn record(
+    tx: &mut PgConnection,
+    data: &ArticleData,
+    action: &str,
+    actor: Option<Uuid>,
+    keep: u32,
+) -> ApiResult<()> {
+    let snapshot = serde_json::to_value(data).map_err(|e| ApiError::Internal(e.into()))?;
+    let number: i32 = sqlx::query_scalar(
+        "insert into article_revisions (article_id, number, action, actor_id, version, snapshot) \
+         select $1, coalesce(max(number), 0) + 1, $2, $3, $4, $5 \
+         from article_revisions where article_id = $1 returning number",
+    )
+    .bind(data.id)
+    .bind(action)
+    .bind(actor)
+    .bind(data.version)
+    .bind(snapshot)
+    .fetch_one(&mut *tx)
+    .await?;
+    event(tx, data.id, action, actor, data.version).await?;
+    if keep > 0 && number > keep as i32 {
+        sqlx::query("delete from article_revisions where article_id = $1 and number <= $2")
+            .bind(data.id)
+            .bind(number - keep as i32)
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Appends an event only (a deletion, whose revisions go with the article).
+pub async fn event(
+    tx: &mut PgConnection,
+    article_id: Uuid,
+    kind: &str,
+    actor: Option<Uuid>,
+    version: i32,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into article_events (article_id, kind, actor_id, version) values ($1, $2, $3, $4)",
+    )
+    .bind(article_id)
+    .bind(kind)
+    .bind(actor)
+    .bind(version)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The fields of a snapshot as the API names them; bookkeeping (version, timestamps, derived
+/// counts) is left out, so that it neither shows as a change nor makes a save a change.
+fn api_fields(snapshot: &Value) -> Vec<(&'static str, Value)> {
+    let get = |key: &str| snapshot.get(key).cloned().unwrap_or(Value::Null);
+    vec![
+        ("slug", get("slug")),
+        ("status", get("status")),
+        ("title", get("title")),
+        ("subtitle", get("subtitle")),
+        ("excerpt", get("excerpt")),
+        ("body", get("body")),
+        (
+            "banner",
+            Value::Array(vec![
+                get("banner_image_id"),
+                get("banner_caption"),
+                get("banner_credit"),
+            ]),
+        ),
+        ("authors", get("author_ids")),
+        ("tags", get("tag_ids")),
+        ("featured", get("featured")),
+        ("language", get("language")),
+        ("seo", get("seo")),
+        ("external_id", get("external_id")),
+        ("published_at", get("published_at")),
+        ("scheduled_at", get("scheduled_at")),
+    ]
+}
+
+/// The API fields that differ between two copies.
+pub fn changed_fields(before: &ArticleData, after: &ArticleData) -> ApiResult<Vec<&'static str>> {
+    let to_value =
+        |data: &ArticleData| serde_json::to_value(data).map_err(|e| ApiError::Internal(e.into()));
+    Ok(diff(&to_value(before)?, &to_value(after)?))
+}
+
+fn diff(before: &Value, after: &Value) -> Vec<&'static str> {
+    api_fields(before)
+        .into_iter()
+        .zip(api_fields(after))
+        .filter(|((_, a), (_, b))| a != b)
+        .map(|((name, _), _)| name)
+        .collect()
+}
+
+/// A revision in a list (no snapshot).
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Revision {
+    pub number: i32,
+    /// `create`, `update`, `submit`, `publish`, `publish_scheduled` (by the scheduler),
+    /// `schedule`, `unschedule`, `unpublish`, `archive`, `restore`, `restore_revision`.
+    pub action: String,
+    /// The user who made the change; `null` for the scheduler or a deleted user.
+    pub actor_id: Option<Uuid>,
+    pub at: DateTime<Utc>,
+    /// The article's version after this change.
+    pub version: i32,
+}
+
+impl SortValues for Revision {
+    fn sort_value(&self, _key: &str) -> KeyValue {
+        KeyValue::Int(i64::from(self.number))
+    }
+}
+
+static NUMBER: SortKey = SortKey {
+    name: "number",
+    column: "number",
+    kind: KeyKind::Int,
+};
+
+/// One revision with its snapshot of the working copy.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevisionDetail {
+    #[serde(flatten)]
+    pub revision: Revision,
+    /// The working copy after this change (relations by id).
+    #[schema(value_type = Object)]
+    pub snapshot: Value,
+    /// Fields that differ from revision n-1 (every field set, for the first revision).
+    pub changed: Vec<&'static str>,
+}
+
+/// The article a revision request is about, if the caller may see its working copy.
+async fn article_id(
+    state: &AppState,
+    principal: &crate::accounts::auth::Principal,
+    key: &IdOrSlug,
+) -> ApiResult<Uuid> {
+    principal.require(Role::Contributor)?;
+    let (id, slug) = key.binds();
+    sqlx::query_scalar("select id from articles where id = $1 or slug = $2")
+        .bind(id)
+        .bind(slug)
+        .fetch_optional(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// An article's revisions, newest first (signed in). Snapshots are left out; see
+/// `GET …/revisions/{n}`.
+#[utoipa::path(get, path = "/v1/articles/{id}/revisions", tag = "revisions",
+    params(("id" = String, Path, description = "Article id or slug"), ListParams),
+    security(("bearer" = [])),
+    responses((status = 200, description = "A page of revisions", body = ListResponse<Revision>)))]
+pub async fn list_revisions(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    key: IdOrSlug,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<Json<ListResponse<Revision>>> {
+    let id = article_id(&state, &principal, &key).await?;
+    let page = params.page_request(std::slice::from_ref(&NUMBER), "-number", &NUMBER)?;
+    let mut select: QueryBuilder<Postgres> = QueryBuilder::new(
+        "select number, action, actor_id, at, version, \
+         count(*) over () as total from article_revisions where article_id = ",
+    );
+    select.push_bind(id);
+    page.push_sql(&mut select);
+    let rows: Vec<RevisionRow> = select.build_query_as().fetch_all(&state.db).await?;
+    let total = match rows.first() {
+        Some(row) => row.total,
+        None => {
+            sqlx::query_scalar("select count(*) from article_revisions where article_id = $1")
+                .bind(id)
+                .fetch_one(&state.db)
+                .await?
+        }
+    };
+    let revisions: Vec<Revision> = rows.into_iter().map(|row| row.revision).collect();
+    Ok(Json(page.finish(revisions, total, |r| r)))
+}
+
+#[derive(sqlx::FromRow)]
+struct RevisionRow {
+    #[sqlx(flatten)]
+    revision: Revision,
+    total: i64,
+}
+
+/// Revision `n` of an article: its snapshot and what changed from `n-1` (signed in).
+#[utoipa::path(get, path = "/v1/articles/{id}/revisions/{n}", tag = "revisions",
+    params(("id" = String, Path, description = "Article id or slug"),
+           ("n" = i32, Path, description = "Revision number")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The revision", body = RevisionDetail)))]
+pub async fn get_revision(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    key: IdOrSlug,
+    RevisionNumber(number): RevisionNumber,
+) -> ApiResult<Json<RevisionDetail>> {
+    let id = article_id(&state, &principal, &key).await?;
+    let rows: Vec<(i32, String, Option<Uuid>, DateTime<Utc>, i32, Value)> = sqlx::query_as(
+        "select number, action, actor_id, at, version, snapshot from article_revisions \
+         where article_id = $1 and number in ($2, $2 - 1) order by number desc",
+    )
+    .bind(id)
+    .bind(number)
+    .fetch_all(&state.db)
+    .await?;
+    let mut rows = rows.into_iter();
+    let (number_found, action, actor_id, at, version, snapshot) = rows
+        .next()
+        .filter(|row| row.0 == number)
+        .ok_or(ApiError::NotFound)?;
+    let changed = match rows.next() {
+        Some(previous) => diff(&previous.5, &snapshot),
+        None => api_fields(&snapshot)
+            .into_iter()
+            .filter(|(_, value)| !is_empty(value))
+            .map(|(name, _)| name)
+            .collect(),
+    };
+    Ok(Json(RevisionDetail {
+        revision: Revision {
+            number: number_found,
+            action,
+            actor_id,
+            at,
+            version,
+        },
+        snapshot,
+        changed,
+    }))
+}
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null | Value::Bool(false) => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.iter().all(is_empty),
+        Value::Object(map) => map.values().all(is_empty),
+        Value::Number(_) | Value::Bool(true) => false,
+    }
+}
+
+/// The `{n}` of a revision path: a positive integer, else `400`.
+pub struct RevisionNumber(i32);
+
+impl<S: Send + Sync> FromRequestParts<S> for RevisionNumber {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        let raw = path_param(parts, state, "n").await?;
+        raw.parse::<i32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(Self)
+            .ok_or_else(|| ApiError::bad_request(format!("'{raw}' is not a revision number")))
+    }
+}
+
+/// Restore revision `n`: its content (title, body, authors, tags, banner, SEO, …) becomes the
+/// working copy, as a new revision. Status and dates are not restored, and the live copy is not
+/// touched until the article is published again.
+#[utoipa::path(post, path = "/v1/articles/{id}/revisions/{n}/restore", tag = "revisions",
+    params(("id" = String, Path, description = "Article id or slug"),
+           ("n" = i32, Path, description = "Revision number")),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The restored working copy", body = super::model::Article)))]
+pub async fn restore_revision(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    key: IdOrSlug,
+    RevisionNumber(number): RevisionNumber,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let mut data = store::find(&mut *tx, &key, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    super::require_edit(&principal, &data)?;
+    workflow::check_version(&headers, data.version)?;
+    let snapshot: Value = sqlx::query_scalar(
+        "select snapshot from article_revisions where article_id = $1 and number = $2",
+    )
+    .bind(data.id)
+    .bind(number)
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or(ApiError::NotFound)?;
+    let old: ArticleData =
+        serde_json::from_value(snapshot).map_err(|e| ApiError::Internal(e.into()))?;
+    let before = data.clone();
+    data.slug = old.slug;
+    data.title = old.title;
+    data.subtitle = old.subtitle;
+    data.excerpt = old.excerpt;
+    data.derived_excerpt = old.derived_excerpt;
+    data.body = old.body;
+    data.word_count = old.word_count;
+    data.reading_time_minutes = old.reading_time_minutes;
+    data.banner_image_id = old.banner_image_id;
+    data.banner_caption = old.banner_caption;
+    data.banner_credit = old.banner_credit;
+    data.featured = old.featured;
+    data.language = old.language;
+    data.seo = old.seo;
+    data.external_id = old.external_id;
+    data.author_ids = old.author_ids;
+    data.tag_ids = old.tag_ids;
+
+    // What the revision named may be gone since: say which, at its path.
+    let mut errors = Vec::new();
+    store::missing_images(&mut *tx, &data, &mut errors).await?;
+    store::missing_relations(&mut tx, &data, &mut errors).await?;
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    if changed_fields(&before, &data)?.is_empty() {
+        let article = super::present(&mut tx, &state, &data).await?;
+        tx.commit().await?;
+        return workflow::article_response(axum::http::StatusCode::OK, &article);
+    }
+    data.version += 1;
+    data.updated_at = Utc::now();
+    store::update(&mut tx, &data).await?;
+    record(
+        &mut tx,
+        &data,
+        "restore_revision",
+        Some(principal.user_id),
+        state.config.revisions_keep,
+    )
+    .await?;
+    let article = super::present(&mut tx, &state, &data).await?;
+    tx.commit().await?;
+    tracing::info!(article.id = %data.id, revision = number, "revision restored");
+    workflow::article_response(axum::http::StatusCode::OK, &article)
+}

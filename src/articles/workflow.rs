@@ -1,0 +1,458 @@
+//! The publishing workflow: status changes only through actions, each checked against the
+//! transition table and the caller's role, recorded as a revision and an event; the scheduler
+//! that publishes due articles exactly once across processes; optimistic concurrency by version.
+
+use std::time::Duration;
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{FromRequestParts, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{ArticleData, history, model::Article, present, require_edit, require_publish, store};
+use crate::{
+    accounts::{
+        auth::{Auth, Principal},
+        credentials,
+        role::Role,
+    },
+    http::{
+        AppState,
+        error::{ApiError, ApiResult, FieldError},
+        extract::{IdOrSlug, parse_json, path_param},
+        middleware::etag_of,
+    },
+};
+
+/// A workflow action, as in the table of API.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// draft → in_review.
+    Submit,
+    /// draft, in_review, scheduled, published → published (`published_at` backdates; editor).
+    Publish,
+    /// draft, in_review, scheduled → scheduled (`publish_at` in the future).
+    Schedule,
+    /// scheduled → draft.
+    Unschedule,
+    /// published → draft; the live copy is removed.
+    Unpublish,
+    /// any other status → archived; the live copy is removed.
+    Archive,
+    /// archived → draft.
+    Restore,
+}
+
+impl Action {
+    const ALL: [Self; 7] = [
+        Self::Submit,
+        Self::Publish,
+        Self::Schedule,
+        Self::Unschedule,
+        Self::Unpublish,
+        Self::Archive,
+        Self::Restore,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Submit => "submit",
+            Self::Publish => "publish",
+            Self::Schedule => "schedule",
+            Self::Unschedule => "unschedule",
+            Self::Unpublish => "unpublish",
+            Self::Archive => "archive",
+            Self::Restore => "restore",
+        }
+    }
+
+    fn allowed_from(self, status: &str) -> bool {
+        match self {
+            Self::Submit => status == "draft",
+            Self::Publish => matches!(status, "draft" | "in_review" | "scheduled" | "published"),
+            // From `scheduled` too: rescheduling is one action, never a window without schedule.
+            Self::Schedule => matches!(status, "draft" | "in_review" | "scheduled"),
+            Self::Unschedule => status == "scheduled",
+            Self::Unpublish => status == "published",
+            Self::Archive => status != "archived",
+            Self::Restore => status == "archived",
+        }
+    }
+
+    /// Contributors submit their own; authors also publish, schedule, unschedule and unpublish
+    /// their own; editors and admins everything.
+    fn authorize(self, principal: &Principal, data: &ArticleData) -> ApiResult<()> {
+        match self {
+            Self::Submit => require_edit(principal, data),
+            Self::Publish | Self::Schedule | Self::Unschedule | Self::Unpublish => {
+                require_publish(principal, data)
+            }
+            Self::Archive | Self::Restore => principal.require(Role::Editor),
+        }
+    }
+}
+
+/// The `{action}` path segment.
+pub struct ActionName(Action);
+
+impl<S: Send + Sync> FromRequestParts<S> for ActionName {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
+        let raw = path_param(parts, state, "action").await?;
+        Action::ALL
+            .into_iter()
+            .find(|action| action.name() == raw)
+            .map(Self)
+            .ok_or(ApiError::NotFound)
+    }
+}
+
+/// The optional body of an action.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionInput {
+    /// `publish` only, editors only: the publication date to show, now or in the past.
+    published_at: Option<DateTime<Utc>>,
+    /// `schedule` only, required: when the article goes live, in the future.
+    publish_at: Option<DateTime<Utc>>,
+}
+
+/// The strong ETag of a working-copy response: the version, then a hash of the exact bytes.
+/// `If-Match` compares the version part, so a tag stays valid while only embedded authors,
+/// tags or images changed, and goes stale with any change to the article itself.
+pub fn article_response(status: StatusCode, article: &Article) -> ApiResult<Response> {
+    let bytes = serde_json::to_vec(article).map_err(|e| ApiError::Internal(e.into()))?;
+    let hash = etag_of(&bytes);
+    let etag = format!("\"v{}-{}", article.version, &hash[1..13]) + "\"";
+    let mut response = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    if status == StatusCode::CREATED {
+        if let Ok(location) = HeaderValue::from_str(&format!("/v1/articles/{}", article.id)) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    Ok(response)
+}
+
+/// `If-Match` on an article write: `*`, or a tag of the current version; else `412`.
+pub fn check_version(headers: &HeaderMap, version: i32) -> ApiResult<()> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(());
+    };
+    let list = value
+        .to_str()
+        .map_err(|_| ApiError::bad_request("If-Match is not a valid ETag list"))?;
+    let prefix = format!("\"v{version}-");
+    if list
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.starts_with(&prefix))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::PreconditionFailed)
+    }
+}
+
+/// Run a workflow action on an article. A disallowed action is a `409` naming the allowed ones.
+#[utoipa::path(post, path = "/v1/articles/{id}/{action}", tag = "articles",
+    params(("id" = String, Path, description = "Article id or slug"),
+           ("action" = Action, Path, description = "submit, publish, schedule, unschedule, unpublish, archive or restore")),
+    request_body(content = Option<ActionInput>, description = "`{\"published_at\"}` for publish, `{\"publish_at\"}` for schedule; empty for the others"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The working copy after the action", body = Article),
+        (status = 409, description = "Not allowed from the article's status; the problem names the allowed actions", body = crate::http::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names an older version", body = crate::http::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn run_action(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    key: IdOrSlug,
+    ActionName(action): ActionName,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let input: ActionInput = if body.iter().all(u8::is_ascii_whitespace) {
+        ActionInput::default()
+    } else {
+        parse_json(&body)?
+    };
+    let mut tx = state.db.begin().await?;
+    let mut data = store::find(&mut *tx, &key, true)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    action.authorize(&principal, &data)?;
+    check_version(&headers, data.version)?;
+    if !action.allowed_from(&data.status) {
+        let allowed: Vec<&str> = Action::ALL
+            .into_iter()
+            .filter(|a| a.allowed_from(&data.status))
+            .map(Action::name)
+            .collect();
+        return Err(ApiError::Conflict(format!(
+            "{} is not allowed for a {} article; allowed: {}",
+            action.name(),
+            data.status,
+            allowed.join(", ")
+        )));
+    }
+    let now = Utc::now();
+    validate_input(action, &input, &principal, now)?;
+
+    let was_live = data.live_version.is_some();
+    match action {
+        Action::Submit => data.status = "in_review".into(),
+        Action::Publish => {
+            data.status = "published".into();
+            if let Some(at) = input.published_at {
+                data.published_at = Some(at);
+            }
+            data.published_at.get_or_insert(now);
+            data.scheduled_at = None;
+        }
+        Action::Schedule => {
+            data.status = "scheduled".into();
+            data.scheduled_at = input.publish_at;
+        }
+        Action::Unschedule => {
+            data.status = "draft".into();
+            data.scheduled_at = None;
+        }
+        Action::Unpublish => data.status = "draft".into(),
+        Action::Archive => {
+            data.status = "archived".into();
+            data.scheduled_at = None;
+        }
+        Action::Restore => data.status = "draft".into(),
+    }
+    data.version += 1;
+    data.updated_at = now;
+    match action {
+        Action::Publish => {
+            data.live_version = Some(data.version);
+            store::update(&mut tx, &data).await?;
+            store::put_live(&mut tx, &state.media, &data).await?;
+        }
+        Action::Unpublish | Action::Archive if was_live => {
+            data.live_version = None;
+            store::update(&mut tx, &data).await?;
+            store::remove_live(&mut tx, data.id).await?;
+        }
+        _ => store::update(&mut tx, &data).await?,
+    }
+    history::record(
+        &mut tx,
+        &data,
+        action.name(),
+        Some(principal.user_id),
+        state.config.revisions_keep,
+    )
+    .await?;
+    let article = present(&mut tx, &state, &data).await?;
+    tx.commit().await?;
+    tracing::info!(article.id = %data.id, action = action.name(), status = data.status, "article action");
+    article_response(StatusCode::OK, &article)
+}
+
+fn validate_input(
+    action: Action,
+    input: &ActionInput,
+    principal: &Principal,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let mut errors = Vec::new();
+    if input.publish_at.is_some() && action != Action::Schedule {
+        errors.push(FieldError::new(
+            "publish_at",
+            "only the schedule action takes publish_at",
+        ));
+    }
+    if let Some(at) = input.published_at {
+        if action != Action::Publish {
+            errors.push(FieldError::new(
+                "published_at",
+                "only the publish action takes published_at",
+            ));
+        } else if principal.role < Role::Editor {
+            return Err(ApiError::Forbidden(
+                "only editors may set published_at".into(),
+            ));
+        } else if at > now + chrono::Duration::seconds(5) {
+            errors.push(FieldError::new(
+                "published_at",
+                "must not be in the future; schedule the article instead",
+            ));
+        }
+    }
+    if action == Action::Schedule {
+        match input.publish_at {
+            None => errors.push(FieldError::new("publish_at", "required: when to publish")),
+            Some(at) if at <= now => {
+                errors.push(FieldError::new("publish_at", "must be in the future"))
+            }
+            Some(_) => {}
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Publishes every scheduled article whose time has come, one transaction each. Safe to run in
+/// any number of processes at once: a due row is claimed with `FOR UPDATE SKIP LOCKED`, and the
+/// claim re-checks `status = 'scheduled'` on the locked row, so each is published exactly once
+/// (one revision, one event) and an unschedule or reschedule that commits first wins.
+pub async fn publish_due(state: &AppState) -> ApiResult<usize> {
+    let mut published = 0;
+    loop {
+        let mut tx = state.db.begin().await?;
+        let due: Option<Uuid> = sqlx::query_scalar(
+            "select id from articles where status = 'scheduled' and scheduled_at <= now() \
+             order by scheduled_at limit 1 for update skip locked",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = due else {
+            return Ok(published);
+        };
+        let mut data = store::find(&mut *tx, &IdOrSlug::Id(id), false)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        // The live copy shows the time the editor chose, also when publishing catches up
+        // after downtime.
+        data.status = "published".into();
+        data.published_at = data.scheduled_at.take().or(Some(Utc::now()));
+        data.version += 1;
+        data.live_version = Some(data.version);
+        data.updated_at = Utc::now();
+        store::update(&mut tx, &data).await?;
+        store::put_live(&mut tx, &state.media, &data).await?;
+        history::record(
+            &mut tx,
+            &data,
+            "publish_scheduled",
+            None,
+            state.config.revisions_keep,
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(article.id = %data.id, "scheduled article published");
+        published += 1;
+    }
+}
+
+/// Runs `publish_due` every `interval` for as long as the runtime runs; the first run, at
+/// start, catches up on anything that fell due while no server was running.
+pub fn spawn_scheduler(state: AppState, interval: Duration) {
+    tokio::spawn(async move {
+        loop {
+            if let Err(err) = publish_due(&state).await {
+                tracing::warn!(error = %err, "scheduler: publishing due articles failed; retrying");
+            }
+            tokio::time::sleep(interval).await;
+        }
+    });
+}
+
+/// A preview token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Preview {
+    /// Shown once; stored only as a hash.
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+    /// Where the working copy can be read with the token, without an account.
+    pub url: String,
+}
+
+/// Create a short-lived preview token for this article's working copy (signed in). The token
+/// opens nothing else: `GET /v1/articles/{id}?preview_token=…`, answered with
+/// `Cache-Control: no-store`.
+#[utoipa::path(post, path = "/v1/articles/{id}/preview", tag = "articles",
+    params(("id" = String, Path, description = "Article id or slug")),
+    security(("bearer" = [])),
+    responses((status = 201, description = "A preview token", body = Preview)))]
+pub async fn create_preview(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    key: IdOrSlug,
+) -> ApiResult<(StatusCode, Json<Preview>)> {
+    principal.require(Role::Contributor)?;
+    let data = store::find(&state.db, &key, false)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let (token, hash) = credentials::new_token(credentials::PREVIEW_TOKEN_PREFIX);
+    let expires_at = Utc::now()
+        + chrono::Duration::from_std(state.config.preview_ttl)
+            .map_err(|e| ApiError::Internal(e.into()))?;
+    let mut tx = state.db.begin().await?;
+    sqlx::query("delete from preview_tokens where expires_at < now()")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "insert into preview_tokens (token_hash, article_id, created_by, expires_at) \
+         values ($1, $2, $3, $4)",
+    )
+    .bind(hash)
+    .bind(data.id)
+    .bind(principal.user_id)
+    .bind(expires_at)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Preview {
+            url: format!("/v1/articles/{}?preview_token={token}", data.id),
+            token,
+            expires_at,
+        }),
+    ))
+}
+
+/// The working copy a preview token opens: `401` when the token is unknown or expired, `404`
+/// when it belongs to another article.
+pub async fn read_preview(state: &AppState, key: &IdOrSlug, token: &str) -> ApiResult<Response> {
+    let article_id: Option<Uuid> = sqlx::query_scalar(
+        "select article_id from preview_tokens where token_hash = $1 and expires_at > now()",
+    )
+    .bind(credentials::hash_token(token))
+    .fetch_optional(&state.db)
+    .await?;
+    let article_id = article_id.ok_or(ApiError::Unauthorized(
+        "the preview token is invalid or expired",
+    ))?;
+    let mut conn = state.db.acquire().await?;
+    let data = store::find(&mut *conn, key, false)
+        .await?
+        .filter(|data| data.id == article_id)
+        .ok_or(ApiError::NotFound)?;
+    let article = present(&mut conn, state, &data).await?;
+    let mut response = article_response(StatusCode::OK, &article)?;
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(response)
+}
