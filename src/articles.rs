@@ -95,6 +95,13 @@ fn require_publish(principal: &Principal, data: &ArticleData) -> ApiResult<()> {
     }
 }
 
+/// The current time at PostgreSQL's precision (microseconds), so that a copy held in memory
+/// equals the same copy read back: snapshots compare equal, responses agree with later reads.
+fn now() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
+
 fn valid_language(tag: &str) -> bool {
     let mut parts = tag.split('-');
     let primary = parts.next().unwrap_or_default();
@@ -229,7 +236,7 @@ pub async fn create_article(
     if publish {
         principal.require(Role::Author)?;
     }
-    let now = Utc::now();
+    let now = now();
     let mut data = ArticleData {
         id: Uuid::now_v7(),
         slug: String::new(),
@@ -526,7 +533,7 @@ pub async fn update_article(
     // Saving what is already there changes nothing: no new version, revision or event.
     if !history::changed_fields(&before, &data)?.is_empty() {
         data.version += 1;
-        data.updated_at = Utc::now();
+        data.updated_at = now();
         store::update(&mut tx, &data).await?;
         history::record(
             &mut tx,

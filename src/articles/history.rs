@@ -88,7 +88,14 @@ fn api_fields(snapshot: &Value) -> Vec<(&'static str, Value)> {
         ("status", get("status")),
         ("title", get("title")),
         ("subtitle", get("subtitle")),
-        ("excerpt", get("excerpt")),
+        // As shown: the given excerpt, else the one derived from the body.
+        (
+            "excerpt",
+            match get("excerpt") {
+                Value::Null => get("derived_excerpt"),
+                given => given,
+            },
+        ),
         ("body", get("body")),
         (
             "banner",
@@ -233,7 +240,7 @@ pub async fn get_revision(
     RevisionNumber(number): RevisionNumber,
 ) -> ApiResult<Json<RevisionDetail>> {
     let id = article_id(&state, &principal, &key).await?;
-    let rows: Vec<(i32, String, Option<Uuid>, DateTime<Utc>, i32, Value)> = sqlx::query_as(
+    let rows: Vec<SnapshotRow> = sqlx::query_as(
         "select number, action, actor_id, at, version, snapshot from article_revisions \
          where article_id = $1 and number in ($2, $2 - 1) order by number desc",
     )
@@ -242,12 +249,12 @@ pub async fn get_revision(
     .fetch_all(&state.db)
     .await?;
     let mut rows = rows.into_iter();
-    let (number_found, action, actor_id, at, version, snapshot) = rows
+    let SnapshotRow { revision, snapshot } = rows
         .next()
-        .filter(|row| row.0 == number)
+        .filter(|row| row.revision.number == number)
         .ok_or(ApiError::NotFound)?;
     let changed = match rows.next() {
-        Some(previous) => diff(&previous.5, &snapshot),
+        Some(previous) => diff(&previous.snapshot, &snapshot),
         None => api_fields(&snapshot)
             .into_iter()
             .filter(|(_, value)| !is_empty(value))
@@ -255,16 +262,17 @@ pub async fn get_revision(
             .collect(),
     };
     Ok(Json(RevisionDetail {
-        revision: Revision {
-            number: number_found,
-            action,
-            actor_id,
-            at,
-            version,
-        },
+        revision,
         snapshot,
         changed,
     }))
+}
+
+#[derive(sqlx::FromRow)]
+struct SnapshotRow {
+    #[sqlx(flatten)]
+    revision: Revision,
+    snapshot: Value,
 }
 
 fn is_empty(value: &Value) -> bool {
@@ -356,7 +364,7 @@ pub async fn restore_revision(
         return workflow::article_response(axum::http::StatusCode::OK, &article);
     }
     data.version += 1;
-    data.updated_at = Utc::now();
+    data.updated_at = super::now();
     store::update(&mut tx, &data).await?;
     record(
         &mut tx,

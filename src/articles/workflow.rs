@@ -11,7 +11,7 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -145,10 +145,10 @@ pub fn article_response(status: StatusCode, article: &Article) -> ApiResult<Resp
     if let Ok(value) = HeaderValue::from_str(&etag) {
         response.headers_mut().insert(header::ETAG, value);
     }
-    if status == StatusCode::CREATED {
-        if let Ok(location) = HeaderValue::from_str(&format!("/v1/articles/{}", article.id)) {
-            response.headers_mut().insert(header::LOCATION, location);
-        }
+    if status == StatusCode::CREATED
+        && let Ok(location) = HeaderValue::from_str(&format!("/v1/articles/{}", article.id))
+    {
+        response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
 }
@@ -216,8 +216,12 @@ pub async fn run_action(
             allowed.join(", ")
         )));
     }
-    let now = Utc::now();
+    let now = super::now();
     validate_input(action, &input, &principal, now)?;
+    let input = ActionInput {
+        published_at: input.published_at.map(|at| at.trunc_subsecs(6)),
+        publish_at: input.publish_at.map(|at| at.trunc_subsecs(6)),
+    };
 
     let was_live = data.live_version.is_some();
     match action {
@@ -343,10 +347,10 @@ pub async fn publish_due(state: &AppState) -> ApiResult<usize> {
         // The live copy shows the time the editor chose, also when publishing catches up
         // after downtime.
         data.status = "published".into();
-        data.published_at = data.scheduled_at.take().or(Some(Utc::now()));
+        data.published_at = data.scheduled_at.take().or(Some(super::now()));
         data.version += 1;
         data.live_version = Some(data.version);
-        data.updated_at = Utc::now();
+        data.updated_at = super::now();
         store::update(&mut tx, &data).await?;
         store::put_live(&mut tx, &state.media, &data).await?;
         history::record(

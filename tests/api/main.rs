@@ -12,3 +12,4 @@ mod s3;
 mod tags;
 mod tokens;
 mod users;
+mod workflow;
