@@ -210,7 +210,7 @@ pub async fn run_action(
             .map(Action::name)
             .collect();
         return Err(ApiError::Conflict(format!(
-            "{} is not allowed for a {} article; allowed: {}",
+            "{} is not allowed while the article is {}; allowed: {}",
             action.name(),
             data.status,
             allowed.join(", ")
