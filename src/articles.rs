@@ -13,6 +13,7 @@ pub mod history;
 pub mod model;
 pub mod search;
 pub mod store;
+pub mod transfer;
 pub mod workflow;
 
 use axum::{
@@ -56,6 +57,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(history::list_revisions))
         .routes(routes!(history::get_revision))
         .routes(routes!(history::restore_revision))
+        .routes(routes!(transfer::import_articles))
+        .routes(routes!(transfer::export_articles))
 }
 
 /// Whose article this is, for contributors and authors: created by them, or bylined with the
@@ -92,6 +95,38 @@ fn require_publish(principal: &Principal, data: &ArticleData) -> ApiResult<()> {
         Err(ApiError::Forbidden(
             "authors may publish only their own articles".into(),
         ))
+    }
+}
+
+/// A new draft with nothing in it yet.
+fn new_article(created_by: Option<Uuid>, now: DateTime<Utc>) -> ArticleData {
+    ArticleData {
+        id: Uuid::now_v7(),
+        slug: String::new(),
+        status: "draft".into(),
+        title: String::new(),
+        subtitle: None,
+        excerpt: None,
+        derived_excerpt: None,
+        body: Vec::new(),
+        banner_image_id: None,
+        banner_caption: None,
+        banner_credit: None,
+        featured: false,
+        language: "en".into(),
+        seo: model::Seo::default(),
+        external_id: None,
+        word_count: 0,
+        reading_time_minutes: 0,
+        created_by,
+        published_at: None,
+        scheduled_at: None,
+        version: 1,
+        live_version: None,
+        created_at: now,
+        updated_at: now,
+        author_ids: Vec::new(),
+        tag_ids: Vec::new(),
     }
 }
 
@@ -237,34 +272,8 @@ pub async fn create_article(
         principal.require(Role::Author)?;
     }
     let now = now();
-    let mut data = ArticleData {
-        id: Uuid::now_v7(),
-        slug: String::new(),
-        status: "draft".into(),
-        title: String::new(),
-        subtitle: None,
-        excerpt: None,
-        derived_excerpt: None,
-        body: Vec::new(),
-        banner_image_id: None,
-        banner_caption: None,
-        banner_credit: None,
-        featured: input.featured.unwrap_or(false),
-        language: "en".into(),
-        seo: model::Seo::default(),
-        external_id: None,
-        word_count: 0,
-        reading_time_minutes: 0,
-        created_by: Some(principal.user_id),
-        published_at: None,
-        scheduled_at: None,
-        version: 1,
-        live_version: None,
-        created_at: now,
-        updated_at: now,
-        author_ids: Vec::new(),
-        tag_ids: Vec::new(),
-    };
+    let mut data = new_article(Some(principal.user_id), now);
+    data.featured = input.featured.unwrap_or(false);
     let mut v = Validator::new();
     let given = |value: Option<String>| value.map_or(Patch::Missing, Patch::Value);
     apply_text_fields(

@@ -1,4 +1,5 @@
-//! The command line: `galley [serve]`, `galley migrate`, `galley user create`.
+//! The command line: `galley [serve]`, `galley migrate`, `galley user create`, `galley media gc`,
+//! `galley import`, `galley export`.
 
 use std::{io::BufRead, process::ExitCode};
 
@@ -36,6 +37,19 @@ enum Command {
     /// Manage media storage.
     #[command(subcommand)]
     Media(MediaCommand),
+    /// Import articles from an NDJSON file (the shape `galley export` writes), as
+    /// `POST /v1/import` does. Exits non-zero when any line failed.
+    Import {
+        file: std::path::PathBuf,
+        /// Validate and report without writing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Replace articles changed in Galley since they were last imported.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Export every article as NDJSON to FILE, or to standard output.
+    Export { file: Option<std::path::PathBuf> },
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,7 +118,7 @@ pub fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             tracing::error!(error = format!("{err:#}"), "galley stopped");
             eprintln!("error: {err:#}");
@@ -113,7 +127,18 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Import {
+            file,
+            dry_run,
+            overwrite,
+        } => import(config, &file, dry_run, overwrite).await,
+        other => run_command(other, config).await.map(|()| ExitCode::SUCCESS),
+    }
+}
+
+async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(config).await,
         Command::Migrate => {
@@ -157,7 +182,78 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{} orphaned file(s)", orphans.len());
             Ok(())
         }
+        Command::Export { file } => export(config, file.as_deref()).await,
+        Command::Import { .. } => unreachable_command(),
     }
+}
+
+fn unreachable_command() -> anyhow::Result<()> {
+    anyhow::bail!("this command is handled elsewhere")
+}
+
+async fn import(
+    config: Config,
+    file: &std::path::Path,
+    dry_run: bool,
+    overwrite: bool,
+) -> anyhow::Result<ExitCode> {
+    use std::io::{IsTerminal, Write};
+    let pool = db::connect(&config).await?;
+    db::migrate(&pool).await?;
+    let state = AppState::new(pool, config)?;
+    let opened = tokio::fs::File::open(file)
+        .await
+        .with_context(|| format!("opening {}", file.display()))?;
+    let chunks = tokio_util::io::ReaderStream::with_capacity(opened, 256 * 1024);
+    let terminal = std::io::stderr().is_terminal();
+    let options = crate::articles::transfer::ImportOptions { dry_run, overwrite };
+    let report = crate::articles::transfer::import(&state, None, options, chunks, |report| {
+        if terminal {
+            eprint!(
+                "\r{} lines: {} created, {} updated, {} unchanged, {} failed",
+                report.created + report.updated + report.unchanged + report.failed,
+                report.created,
+                report.updated,
+                report.unchanged,
+                report.failed
+            );
+            let _ = std::io::stderr().flush();
+        }
+    })
+    .await
+    .map_err(|err| anyhow::anyhow!("import stopped: {err}"))?;
+    if terminal {
+        eprintln!();
+    }
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    if report.failed > 0 {
+        eprintln!("{} line(s) failed", report.failed);
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn export(config: Config, file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let pool = db::connect(&config).await?;
+    db::migrate(&pool).await?;
+    let state = AppState::new(pool, config)?;
+    let mut out: Box<dyn tokio::io::AsyncWrite + Unpin> = match file {
+        Some(path) => Box::new(
+            tokio::fs::File::create(path)
+                .await
+                .with_context(|| format!("creating {}", path.display()))?,
+        ),
+        None => Box::new(tokio::io::stdout()),
+    };
+    let mut lines = std::pin::pin!(crate::articles::transfer::export(state));
+    while let Some(chunk) = lines.next().await {
+        let chunk = chunk.map_err(|err| anyhow::anyhow!("export stopped: {err}"))?;
+        out.write_all(&chunk).await?;
+    }
+    out.flush().await?;
+    Ok(())
 }
 
 /// Each Argon2 hash allocates 19 MiB. glibc raises its mmap threshold after the first such

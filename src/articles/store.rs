@@ -109,6 +109,45 @@ pub async fn find(
     Ok(row.map(Into::into))
 }
 
+/// The working copy whose `column` (`slug` or `external_id`) is `value`, locked, with the
+/// version an import last wrote.
+pub async fn find_by(
+    tx: &mut PgConnection,
+    column: &'static str,
+    value: &str,
+) -> sqlx::Result<Option<(ArticleData, Option<i32>)>> {
+    let row: Option<ImportedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS}, a.imported_version from articles a where a.{column} = $1 for update of a"
+    )))
+    .bind(value)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(row.map(|row| (row.article.into(), row.imported_version)))
+}
+
+#[derive(sqlx::FromRow)]
+struct ImportedRow {
+    #[sqlx(flatten)]
+    article: ArticleRow,
+    imported_version: Option<i32>,
+}
+
+/// Up to `limit` working copies created after `after` (ids are time-ordered UUIDv7).
+pub async fn page_after(
+    db: impl PgExecutor<'_>,
+    after: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<ArticleData>> {
+    let rows: Vec<ArticleRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from articles a where a.id > $1 order by a.id limit $2"
+    )))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
 /// Authors, tags and images of any number of articles: two statements (none without any).
 pub async fn embeds(
     db: &mut PgConnection,

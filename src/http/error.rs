@@ -103,7 +103,7 @@ impl ApiError {
         }
     }
 
-    fn problem(&self) -> Problem {
+    pub fn problem(&self) -> Problem {
         let (kind, title, detail, errors) = match self {
             Self::BadRequest(d) => ("bad-request", "Bad request", Some(d.clone()), None),
             Self::Unauthorized(d) => (

@@ -68,7 +68,10 @@ pub async fn caching(State(config): State<Arc<Config>>, request: Request, next: 
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
     let authenticated = request.headers().contains_key(header::AUTHORIZATION);
     let response = next.run(request).await;
-    if !cacheable_method || response.status() != StatusCode::OK {
+    if !cacheable_method
+        || response.status() != StatusCode::OK
+        || response.extensions().get::<Streamed>().is_some()
+    {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -162,7 +165,15 @@ pub fn check_if_match(
 
 /// Endpoints whose request body streams in from the client for as long as the client's
 /// connection needs: they get `upload_timeout` instead of `request_timeout`.
-const UPLOAD_ENDPOINTS: [(Method, &str); 1] = [(Method::POST, "/v1/images")];
+const UPLOAD_ENDPOINTS: [(Method, &str); 3] = [
+    (Method::POST, "/v1/images"),
+    (Method::POST, "/v1/import"),
+    (Method::GET, "/v1/export"),
+];
+
+/// Marks a streamed response that must not be buffered to compute an ETag (an export).
+#[derive(Debug, Clone, Copy)]
+pub struct Streamed;
 
 /// Answers `503` with a problem when a request runs longer than its timeout.
 pub async fn timeout(State(config): State<Arc<Config>>, request: Request, next: Next) -> Response {

@@ -11,5 +11,6 @@ mod ops;
 mod s3;
 mod tags;
 mod tokens;
+mod transfer;
 mod users;
 mod workflow;

@@ -158,6 +158,8 @@ async fn openapi_documents_every_routed_endpoint_with_error_responses(pool: PgPo
         ("GET", "/v1/articles/{id}/revisions"),
         ("GET", "/v1/articles/{id}/revisions/{n}"),
         ("POST", "/v1/articles/{id}/revisions/{n}/restore"),
+        ("POST", "/v1/import"),
+        ("GET", "/v1/export"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))

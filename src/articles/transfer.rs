@@ -1,0 +1,726 @@
+//! Bulk import and export as NDJSON, one article a line, shared by the HTTP endpoints and the
+//! `galley import` / `galley export` commands.
+//!
+//! Import streams: lines are cut from the body as it arrives and written in batches, one
+//! transaction per batch and a savepoint per line, so a bad line fails alone, memory stays
+//! bounded by the batch, and a client that disconnects leaves only whole batches. Each line is
+//! upserted by `external_id`, else by `slug` (given, or made from the title), and compared with
+//! what is stored: an identical line is `unchanged` and writes nothing (no version, revision or
+//! event), so re-running a file is harmless.
+//!
+//! Concurrent edits: an import never overwrites an article that was changed in Galley since an
+//! import last wrote it (or that no import ever wrote); that line is a `409` naming the versions,
+//! and `overwrite` takes the file's side.
+
+use std::collections::HashMap;
+
+use axum::{
+    Json,
+    body::{Body, Bytes},
+    extract::State,
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sqlx::PgConnection;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::{
+    ArticleData, TextFields, apply_text_fields,
+    body::Block,
+    history,
+    model::{Embeds, RefInput, Seo},
+    set_body, store, take_body,
+};
+use crate::{
+    accounts::{auth::Auth, role::Role},
+    http::{
+        AppState,
+        error::{ApiError, ApiResult, FieldError},
+        extract::ApiQuery,
+        patch::Patch,
+    },
+    slug,
+    validate::Validator,
+};
+
+/// Lines written per transaction.
+const BATCH_LINES: usize = 200;
+/// Failures listed in a report; the counts go on.
+const MAX_REPORTED_ERRORS: usize = 1000;
+
+/// One line of an import or export: the article write shape plus its workflow state, with
+/// images also by `image_sha256` (how an export names them, so files move between instances).
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArticleLine {
+    pub title: String,
+    pub slug: Option<String>,
+    pub subtitle: Option<String>,
+    /// Given excerpts only; absent means derived from the body.
+    pub excerpt: Option<String>,
+    /// Blocks; image blocks may give `image_sha256` instead of `image_id`.
+    #[schema(value_type = Option<Vec<Block>>)]
+    pub body: Option<Vec<Block>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_markdown: Option<String>,
+    pub banner: Option<LineBanner>,
+    pub authors: Option<Vec<RefInput>>,
+    pub tags: Option<Vec<RefInput>>,
+    pub featured: Option<bool>,
+    pub language: Option<String>,
+    pub seo: Option<Seo>,
+    pub external_id: Option<String>,
+    /// `draft` (default), `in_review`, `scheduled`, `published` or `archived`.
+    pub status: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    /// Required with `scheduled`; a time already past is published by the scheduler at once.
+    pub scheduled_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineBanner {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_sha256: Option<String>,
+    pub caption: Option<String>,
+    pub credit: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    pub dry_run: bool,
+    pub overwrite: bool,
+}
+
+/// What an import did (or, with `dry_run`, would do).
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct ImportReport {
+    pub created: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub failed: u64,
+    /// The first 1,000 failures, each with its line number (1-based).
+    pub errors: Vec<LineError>,
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineError {
+    pub line: u64,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// A line as cut from the stream: its bytes, or why it could not be taken.
+type RawLine = (u64, Result<Vec<u8>, ApiError>);
+
+/// Imports NDJSON from `chunks`. `actor` is recorded on revisions and events (`None` for the
+/// command line); `progress` sees the report after every batch. Fails only when the database
+/// does; bad lines are in the report.
+pub async fn import<S, E>(
+    state: &AppState,
+    actor: Option<Uuid>,
+    options: ImportOptions,
+    mut chunks: S,
+    mut progress: impl FnMut(&ImportReport),
+) -> ApiResult<ImportReport>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    let max_line = state.config.body_limit_bytes;
+    let mut importer = Importer {
+        state,
+        actor,
+        options,
+        report: ImportReport {
+            dry_run: options.dry_run,
+            ..ImportReport::default()
+        },
+        images: HashMap::new(),
+    };
+    let mut line = Vec::new();
+    let mut line_no: u64 = 0;
+    let mut too_long = false;
+    let mut batch: Vec<RawLine> = Vec::with_capacity(BATCH_LINES);
+    while let Some(chunk) = chunks.next().await {
+        // A broken stream (client gone) ends the import; the unfinished batch is not written.
+        let chunk =
+            chunk.map_err(|err| ApiError::bad_request(format!("reading the body: {err}")))?;
+        let mut rest: &[u8] = &chunk;
+        while !rest.is_empty() {
+            let (part, ended) = match rest.iter().position(|b| *b == b'\n') {
+                Some(i) => (&rest[..i], true),
+                None => (rest, false),
+            };
+            rest = if ended { &rest[part.len() + 1..] } else { &[] };
+            if !too_long {
+                if line.len() + part.len() > max_line {
+                    too_long = true;
+                    line = Vec::new();
+                } else {
+                    line.extend_from_slice(part);
+                }
+            }
+            if ended {
+                line_no += 1;
+                take_line(&mut batch, line_no, &mut line, &mut too_long, max_line);
+                if batch.len() >= BATCH_LINES {
+                    importer.write_batch(std::mem::take(&mut batch)).await?;
+                    progress(&importer.report);
+                }
+            }
+        }
+    }
+    if !line.is_empty() || too_long {
+        line_no += 1;
+        take_line(&mut batch, line_no, &mut line, &mut too_long, max_line);
+    }
+    if !batch.is_empty() {
+        importer.write_batch(batch).await?;
+        progress(&importer.report);
+    }
+    Ok(importer.report)
+}
+
+fn take_line(
+    batch: &mut Vec<RawLine>,
+    line_no: u64,
+    line: &mut Vec<u8>,
+    too_long: &mut bool,
+    max: usize,
+) {
+    let bytes = std::mem::take(line);
+    if *too_long {
+        *too_long = false;
+        batch.push((
+            line_no,
+            Err(ApiError::PayloadTooLarge(format!(
+                "the line exceeds {max} bytes"
+            ))),
+        ));
+    } else if !bytes.iter().all(u8::is_ascii_whitespace) {
+        batch.push((line_no, Ok(bytes)));
+    }
+}
+
+struct Importer<'a> {
+    state: &'a AppState,
+    actor: Option<Uuid>,
+    options: ImportOptions,
+    report: ImportReport,
+    /// sha256 → image id, looked up once per import.
+    images: HashMap<String, Option<Uuid>>,
+}
+
+impl Importer<'_> {
+    async fn write_batch(&mut self, lines: Vec<RawLine>) -> ApiResult<()> {
+        let mut tx = self.state.db.begin().await?;
+        let mut outcomes = Vec::with_capacity(lines.len());
+        for (line_no, raw) in lines {
+            let result = match raw {
+                Ok(bytes) => {
+                    sqlx::query("savepoint import_line")
+                        .execute(&mut *tx)
+                        .await?;
+                    let result = self.write_line(&mut tx, &bytes).await;
+                    let end = if result.is_ok() {
+                        "release savepoint import_line"
+                    } else {
+                        "rollback to savepoint import_line"
+                    };
+                    sqlx::query(end).execute(&mut *tx).await?;
+                    result
+                }
+                Err(err) => Err(err),
+            };
+            outcomes.push((line_no, result));
+        }
+        if self.options.dry_run {
+            tx.rollback().await?;
+        } else {
+            tx.commit().await?;
+        }
+        for (line_no, result) in outcomes {
+            match result {
+                Ok(Outcome::Created) => self.report.created += 1,
+                Ok(Outcome::Updated) => self.report.updated += 1,
+                Ok(Outcome::Unchanged) => self.report.unchanged += 1,
+                Err(err) if err.status().is_server_error() => return Err(err),
+                Err(err) => {
+                    self.report.failed += 1;
+                    if self.report.errors.len() < MAX_REPORTED_ERRORS {
+                        let problem = err.problem();
+                        self.report.errors.push(LineError {
+                            line: line_no,
+                            status: problem.status,
+                            detail: problem.detail.unwrap_or(problem.title),
+                            errors: problem.errors,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_line(&mut self, tx: &mut PgConnection, bytes: &[u8]) -> ApiResult<Outcome> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|err| ApiError::bad_request(format!("the line is not valid UTF-8: {err}")))?;
+        let mut value: Value = serde_json::from_str(text)
+            .map_err(|err| ApiError::bad_request(format!("malformed JSON: {err}")))?;
+        let mut errors = Vec::new();
+        self.images_by_sha256(tx, &mut value, &mut errors).await?;
+        let line: ArticleLine = crate::http::extract::parse_json(value.to_string().as_bytes())?;
+        let (mut data, explicit_slug) = self.candidate(tx, line, errors).await?;
+
+        let existing = match &data.external_id {
+            Some(external_id) => store::find_by(&mut *tx, "external_id", external_id).await?,
+            None => store::find_by(&mut *tx, "slug", &data.slug).await?,
+        };
+        let Some((current, imported_version)) = existing else {
+            if data.status == "published" {
+                data.published_at.get_or_insert(data.created_at);
+            }
+            store::insert(tx, &mut data, explicit_slug).await?;
+            self.go_live(tx, &mut data, false).await?;
+            return Ok(Outcome::Created);
+        };
+        data.id = current.id;
+        data.created_by = current.created_by;
+        data.created_at = current.created_at;
+        data.version = current.version;
+        data.live_version = current.live_version;
+        if data.status == "published" && data.published_at.is_none() {
+            data.published_at = current.published_at.or(Some(data.updated_at));
+        }
+        if !explicit_slug {
+            data.slug = current.slug.clone();
+        }
+        if history::changed_fields(&current, &data)?.is_empty() {
+            return Ok(Outcome::Unchanged);
+        }
+        if !self.options.overwrite && imported_version != Some(current.version) {
+            return Err(ApiError::Conflict(match imported_version {
+                Some(imported) => format!(
+                    "the article was changed in Galley since the last import (version {}, imported {imported}); import with overwrite to replace it",
+                    current.version
+                ),
+                None => {
+                    "the article was not created by an import; import with overwrite to replace it"
+                        .into()
+                }
+            }));
+        }
+        data.version += 1;
+        store::update(tx, &data).await?;
+        self.go_live(tx, &mut data, current.live_version.is_some())
+            .await?;
+        Ok(Outcome::Updated)
+    }
+
+    /// The live copy the status calls for, the revision and event, and the import mark.
+    async fn go_live(
+        &self,
+        tx: &mut PgConnection,
+        data: &mut ArticleData,
+        was_live: bool,
+    ) -> ApiResult<()> {
+        if data.status == "published" {
+            data.live_version = Some(data.version);
+            store::update(tx, data).await?;
+            store::put_live(tx, &self.state.media, data).await?;
+        } else if was_live {
+            data.live_version = None;
+            store::update(tx, data).await?;
+            store::remove_live(tx, data.id).await?;
+        }
+        history::record(
+            tx,
+            data,
+            "import",
+            self.actor,
+            self.state.config.revisions_keep,
+        )
+        .await?;
+        sqlx::query("update articles set imported_version = version where id = $1")
+            .bind(data.id)
+            .execute(&mut *tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Rewrites `banner.image_sha256` and `body[i].image_sha256` into image ids.
+    async fn images_by_sha256(
+        &mut self,
+        tx: &mut PgConnection,
+        value: &mut Value,
+        errors: &mut Vec<FieldError>,
+    ) -> sqlx::Result<()> {
+        let mut slots: Vec<(String, &mut Map<String, Value>)> = Vec::new();
+        let Some(object) = value.as_object_mut() else {
+            return Ok(());
+        };
+        let (banner, body) = split_banner_body(object);
+        if let Some(Value::Object(banner)) = banner {
+            slots.push(("banner.image_sha256".into(), banner));
+        }
+        if let Some(Value::Array(blocks)) = body {
+            for (i, block) in blocks.iter_mut().enumerate() {
+                if let Value::Object(block) = block {
+                    slots.push((format!("body[{i}].image_sha256"), block));
+                }
+            }
+        }
+        for (path, slot) in slots {
+            let Some(Value::String(sha)) = slot.get("image_sha256").cloned() else {
+                continue;
+            };
+            if slot.contains_key("image_id") {
+                errors.push(FieldError::new(
+                    path,
+                    "give image_id or image_sha256, not both",
+                ));
+                continue;
+            }
+            let sha = sha.to_ascii_lowercase();
+            if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+                errors.push(FieldError::new(path, "must be 64 hexadecimal characters"));
+                slot.remove("image_sha256");
+                continue;
+            }
+            let id = match self.images.get(&sha) {
+                Some(id) => *id,
+                None => {
+                    let id: Option<Uuid> = sqlx::query_scalar(
+                        "select id from images where sha256 = decode($1, 'hex')",
+                    )
+                    .bind(&sha)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    self.images.insert(sha, id);
+                    id
+                }
+            };
+            slot.remove("image_sha256");
+            match id {
+                Some(id) => {
+                    slot.insert("image_id".into(), Value::String(id.to_string()));
+                }
+                None => errors.push(FieldError::new(path, "no image with this sha256")),
+            }
+        }
+        Ok(())
+    }
+
+    /// The working copy a line describes, validated like a create; relations resolved (and
+    /// created when missing).
+    async fn candidate(
+        &self,
+        tx: &mut PgConnection,
+        line: ArticleLine,
+        mut errors: Vec<FieldError>,
+    ) -> ApiResult<(ArticleData, bool)> {
+        let now = super::now();
+        let mut data = super::new_article(self.actor, now);
+        let mut v = Validator::new();
+        let given = |value: Option<String>| value.map_or(Patch::Missing, Patch::Value);
+        apply_text_fields(
+            &mut v,
+            &mut data,
+            TextFields {
+                title: Some(line.title),
+                subtitle: given(line.subtitle),
+                excerpt: given(line.excerpt),
+                language: line.language,
+                seo: line.seo.map_or(Patch::Missing, Patch::Value),
+                external_id: given(line.external_id),
+            },
+        );
+        let explicit_slug = line.slug.is_some();
+        data.slug = match &line.slug {
+            Some(s) => v.slug("slug", s),
+            None => slug::slugify(&data.title, "article"),
+        };
+        if let Some(blocks) = take_body(&mut v, line.body, line.body_markdown) {
+            set_body(&mut data, blocks);
+        }
+        if let Some(banner) = line.banner {
+            match banner.image_id {
+                Some(id) => data.banner_image_id = Some(id),
+                // An unknown sha256 was reported as such, and removed.
+                None if !errors.iter().any(|e| e.field.starts_with("banner.")) => {
+                    v.error("banner.image_id", "give image_id or image_sha256")
+                }
+                None => {}
+            }
+            data.banner_caption = v.optional_text("banner.caption", banner.caption, 2000);
+            data.banner_credit = v.optional_text("banner.credit", banner.credit, 500);
+        }
+        data.featured = line.featured.unwrap_or(false);
+        let status = line.status.unwrap_or_else(|| "draft".into());
+        if !super::STATUSES.contains(&status.as_str()) {
+            v.error(
+                "status",
+                format!("must be one of {}", super::STATUSES.join(", ")),
+            );
+        }
+        data.published_at = line
+            .published_at
+            .map(|at| chrono::SubsecRound::trunc_subsecs(at, 6));
+        data.scheduled_at = line
+            .scheduled_at
+            .map(|at| chrono::SubsecRound::trunc_subsecs(at, 6));
+        match status.as_str() {
+            "scheduled" if data.scheduled_at.is_none() => {
+                v.error("scheduled_at", "required for a scheduled article")
+            }
+            "scheduled" => {}
+            _ if data.scheduled_at.is_some() => {
+                v.error("scheduled_at", "only a scheduled article has scheduled_at")
+            }
+            _ => {}
+        }
+        data.status = status;
+        data.author_ids = store::resolve_refs(
+            tx,
+            store::RefKind::Authors,
+            &line.authors.unwrap_or_default(),
+            &mut errors,
+        )
+        .await?;
+        data.tag_ids = store::resolve_refs(
+            tx,
+            store::RefKind::Tags,
+            &line.tags.unwrap_or_default(),
+            &mut errors,
+        )
+        .await?;
+        store::missing_images(&mut *tx, &data, &mut errors).await?;
+        super::fail_with(v, errors)?;
+        Ok((data, explicit_slug))
+    }
+}
+
+fn split_banner_body(object: &mut Map<String, Value>) -> (Option<&mut Value>, Option<&mut Value>) {
+    let mut banner = None;
+    let mut body = None;
+    for (key, value) in object.iter_mut() {
+        match key.as_str() {
+            "banner" => banner = Some(value),
+            "body" => body = Some(value),
+            _ => {}
+        }
+    }
+    (banner, body)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// Validate and report without writing anything.
+    dry_run: Option<bool>,
+    /// Replace articles changed in Galley since they were last imported (otherwise a `409` for
+    /// that line).
+    overwrite: Option<bool>,
+}
+
+/// Import articles as NDJSON (editor): one article a line, upserted by `external_id`, else
+/// `slug`. Every valid line is stored even when others fail; the report lists each failure with
+/// its line number. Running the same file again changes nothing.
+#[utoipa::path(post, path = "/v1/import", tag = "import",
+    params(ImportQuery),
+    request_body(content = ArticleLine, content_type = "application/x-ndjson", description = "One article a line"),
+    security(("bearer" = [])),
+    responses((status = 200, description = "What was imported", body = ImportReport)))]
+pub async fn import_articles(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    ApiQuery(query): ApiQuery<ImportQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<ImportReport>> {
+    principal.require(Role::Editor)?;
+    let ndjson = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            let v = v.trim();
+            v.eq_ignore_ascii_case("application/x-ndjson")
+                || v.eq_ignore_ascii_case("application/jsonl")
+        });
+    if !ndjson {
+        return Err(ApiError::UnsupportedMediaType(
+            "expected Content-Type: application/x-ndjson".into(),
+        ));
+    }
+    let options = ImportOptions {
+        dry_run: query.dry_run.unwrap_or(false),
+        overwrite: query.overwrite.unwrap_or(false),
+    };
+    let report = import(
+        &state,
+        Some(principal.user_id),
+        options,
+        body.into_data_stream(),
+        |_| {},
+    )
+    .await?;
+    tracing::info!(
+        created = report.created,
+        updated = report.updated,
+        unchanged = report.unchanged,
+        failed = report.failed,
+        dry_run = report.dry_run,
+        "import finished"
+    );
+    Ok(Json(report))
+}
+
+/// Articles exported per statement batch.
+const EXPORT_PAGE: i64 = 200;
+
+/// Every article as NDJSON lines, in creation order, one page of articles at a time.
+pub fn export(state: AppState) -> impl Stream<Item = ApiResult<Bytes>> {
+    futures_util::stream::try_unfold(Some(Uuid::nil()), move |after| {
+        let state = state.clone();
+        async move {
+            let Some(after) = after else {
+                return Ok(None);
+            };
+            let page = store::page_after(&state.db, after, EXPORT_PAGE).await?;
+            let Some(last) = page.last().map(|data| data.id) else {
+                return Ok(None);
+            };
+            let mut conn = state.db.acquire().await?;
+            let refs: Vec<&ArticleData> = page.iter().collect();
+            let embeds = store::embeds(&mut conn, &state.media, &refs).await?;
+            let mut out = Vec::with_capacity(page.len() * 8192);
+            for data in &page {
+                serde_json::to_writer(&mut out, &export_line(data, &embeds)?)
+                    .map_err(|e| ApiError::Internal(e.into()))?;
+                out.push(b'\n');
+            }
+            let next = (page.len() as i64 == EXPORT_PAGE).then_some(last);
+            Ok(Some((Bytes::from(out), next)))
+        }
+    })
+}
+
+/// The line of one article; image blocks name their image by `image_sha256`.
+fn export_line(data: &ArticleData, embeds: &Embeds) -> ApiResult<Value> {
+    let sha = |id: Uuid| embeds.images.get(&id).map(|image| image.sha256.clone());
+    let mut body = serde_json::to_value(&data.body).map_err(|e| ApiError::Internal(e.into()))?;
+    if let Value::Array(blocks) = &mut body {
+        for block in blocks {
+            let Some(block) = block.as_object_mut() else {
+                continue;
+            };
+            let Some(id) = block
+                .get("image_id")
+                .and_then(Value::as_str)
+                .and_then(|s| Uuid::parse_str(s).ok())
+            else {
+                continue;
+            };
+            if let Some(sha) = sha(id) {
+                block.remove("image_id");
+                block.insert("image_sha256".into(), Value::String(sha));
+            }
+        }
+    }
+    let refs = |ids: &[Uuid], names: &dyn Fn(&Uuid) -> Option<(String, String)>| -> Vec<RefInput> {
+        ids.iter()
+            .filter_map(names)
+            .map(|(name, slug)| {
+                RefInput::New(super::model::NewRef {
+                    name,
+                    slug: Some(slug),
+                })
+            })
+            .collect()
+    };
+    let line = ArticleLine {
+        title: data.title.clone(),
+        slug: Some(data.slug.clone()),
+        subtitle: data.subtitle.clone(),
+        excerpt: data.excerpt.clone(),
+        body: None,
+        body_markdown: None,
+        banner: data.banner_image_id.map(|id| LineBanner {
+            image_id: None,
+            image_sha256: sha(id),
+            caption: data.banner_caption.clone(),
+            credit: data.banner_credit.clone(),
+        }),
+        authors: Some(refs(&data.author_ids, &|id| {
+            embeds
+                .authors
+                .get(id)
+                .map(|a| (a.name.clone(), a.slug.clone()))
+        })),
+        tags: Some(refs(&data.tag_ids, &|id| {
+            embeds
+                .tags
+                .get(id)
+                .map(|t| (t.name.clone(), t.slug.clone()))
+        })),
+        featured: Some(data.featured),
+        language: Some(data.language.clone()),
+        seo: Some(data.seo.clone()),
+        external_id: data.external_id.clone(),
+        status: Some(data.status.clone()),
+        published_at: data.published_at,
+        scheduled_at: data.scheduled_at,
+    };
+    let mut line = serde_json::to_value(line).map_err(|e| ApiError::Internal(e.into()))?;
+    if let Some(object) = line.as_object_mut() {
+        object.insert("body".into(), body);
+    }
+    Ok(line)
+}
+
+/// Export every article as NDJSON in the import shape (editor), streamed: working copies with
+/// status and dates, authors and tags as `{name, slug}`, images by `image_sha256`.
+#[utoipa::path(get, path = "/v1/export", tag = "import",
+    security(("bearer" = [])),
+    responses((status = 200, description = "One article a line", content_type = "application/x-ndjson", body = ArticleLine)))]
+pub async fn export_articles(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+) -> ApiResult<Response> {
+    principal.require(Role::Editor)?;
+    let stream =
+        export(state).map(|chunk| chunk.map_err(|err| std::io::Error::other(err.to_string())));
+    let mut response = Body::from_stream(stream).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    // Streamed as it is read: never buffered whole to compute an ETag.
+    response
+        .extensions_mut()
+        .insert(crate::http::middleware::Streamed);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(response)
+}
