@@ -62,6 +62,7 @@ pub fn slugify(text: &str, fallback: &str) -> String {
 pub enum SlugTable {
     Authors,
     Tags,
+    Articles,
 }
 
 impl SlugTable {
@@ -69,6 +70,7 @@ impl SlugTable {
         match self {
             Self::Authors => "authors_slug_key",
             Self::Tags => "tags_slug_key",
+            Self::Articles => "articles_slug_key",
         }
     }
 
@@ -77,13 +79,22 @@ impl SlugTable {
         match self {
             Self::Authors => "author",
             Self::Tags => "tag",
+            Self::Articles => "article",
         }
     }
 
+    /// `base` and `base-…`, as a byte-wise range the `text_pattern_ops` indexes (migration
+    /// 0007) answer: a `like` pattern arrives as a parameter, so a prepared plan could not use
+    /// an index for it and read the whole table on every insert.
     fn taken_query(self) -> &'static str {
         match self {
-            Self::Authors => "select slug from authors where slug = $1 or slug like $2",
-            Self::Tags => "select slug from tags where slug = $1 or slug like $2",
+            Self::Authors => {
+                "select slug from authors where slug = $1 or (slug ~>=~ $2 and slug ~<~ $3)"
+            }
+            Self::Tags => "select slug from tags where slug = $1 or (slug ~>=~ $2 and slug ~<~ $3)",
+            Self::Articles => {
+                "select slug from articles where slug = $1 or (slug ~>=~ $2 and slug ~<~ $3)"
+            }
         }
     }
 }
@@ -95,9 +106,11 @@ pub async fn first_free(
     table: SlugTable,
     base: &str,
 ) -> sqlx::Result<String> {
+    // '.' follows '-' in byte order: [base-, base.) holds exactly the slugs starting "base-".
     let taken: Vec<String> = sqlx::query_scalar(table.taken_query())
         .bind(base)
-        .bind(format!("{base}-%"))
+        .bind(format!("{base}-"))
+        .bind(format!("{base}."))
         .fetch_all(db)
         .await?;
     Ok(next_free(base, &taken))

@@ -296,9 +296,10 @@ impl Importer<'_> {
         let Some((current, imported_version)) = existing else {
             if data.status == "published" {
                 data.published_at.get_or_insert(data.created_at);
+                data.live_version = Some(data.version);
             }
             store::insert(tx, &mut data, explicit_slug).await?;
-            self.go_live(tx, &mut data, false).await?;
+            self.go_live(tx, &data, false).await?;
             return Ok(Outcome::Created);
         };
         data.id = current.id;
@@ -328,26 +329,24 @@ impl Importer<'_> {
             }));
         }
         data.version += 1;
+        data.live_version = (data.status == "published").then_some(data.version);
         store::update(tx, &data).await?;
-        self.go_live(tx, &mut data, current.live_version.is_some())
+        self.go_live(tx, &data, current.live_version.is_some())
             .await?;
         Ok(Outcome::Updated)
     }
 
-    /// The live copy the status calls for, the revision and event, and the import mark.
+    /// The live copy the status calls for (`live_version` already set), the revision and
+    /// event, and the import mark.
     async fn go_live(
         &self,
         tx: &mut PgConnection,
-        data: &mut ArticleData,
+        data: &ArticleData,
         was_live: bool,
     ) -> ApiResult<()> {
         if data.status == "published" {
-            data.live_version = Some(data.version);
-            store::update(tx, data).await?;
             store::put_live(tx, &self.state.media, data).await?;
         } else if was_live {
-            data.live_version = None;
-            store::update(tx, data).await?;
             store::remove_live(tx, data.id).await?;
         }
         history::record(
