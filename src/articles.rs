@@ -305,6 +305,7 @@ pub async fn create_article(
         RefKind::Authors,
         &input.authors.unwrap_or_default(),
         &mut errors,
+        None,
     )
     .await?;
     data.tag_ids = store::resolve_refs(
@@ -312,6 +313,7 @@ pub async fn create_article(
         RefKind::Tags,
         &input.tags.unwrap_or_default(),
         &mut errors,
+        None,
     )
     .await?;
     store::missing_images(&mut *tx, &data, &mut errors).await?;
@@ -524,14 +526,15 @@ pub async fn update_article(
     match input.authors {
         Patch::Value(refs) => {
             data.author_ids =
-                store::resolve_refs(&mut tx, RefKind::Authors, &refs, &mut errors).await?
+                store::resolve_refs(&mut tx, RefKind::Authors, &refs, &mut errors, None).await?
         }
         Patch::Null => data.author_ids.clear(),
         Patch::Missing => {}
     }
     match input.tags {
         Patch::Value(refs) => {
-            data.tag_ids = store::resolve_refs(&mut tx, RefKind::Tags, &refs, &mut errors).await?
+            data.tag_ids =
+                store::resolve_refs(&mut tx, RefKind::Tags, &refs, &mut errors, None).await?
         }
         Patch::Null => data.tag_ids.clear(),
         Patch::Missing => {}

@@ -189,8 +189,12 @@ pub async fn embeds(
     Ok(embeds)
 }
 
+/// Authors and tags an import already found, by kind and slug: most lines of a file name the
+/// same few, and looking each up again was most of the statements of an unchanged re-run.
+pub type RefCache = std::collections::HashMap<(RefKind, String), Uuid>;
+
 /// Which relation a reference list fills.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RefKind {
     Authors,
     Tags,
@@ -203,6 +207,7 @@ pub async fn resolve_refs(
     kind: RefKind,
     refs: &[RefInput],
     errors: &mut Vec<FieldError>,
+    mut cache: Option<&mut RefCache>,
 ) -> ApiResult<Vec<Uuid>> {
     let (field, table) = match kind {
         RefKind::Authors => ("authors", "authors"),
@@ -257,12 +262,26 @@ pub async fn resolve_refs(
                         Some(s) => s.clone(),
                         None => slug::slugify(name, &field[..field.len() - 1]),
                     };
-                    let existing: Option<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                        "select id from {table} where slug = $1"
-                    )))
-                    .bind(&wanted)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                    let cached = cache
+                        .as_deref()
+                        .and_then(|c| c.get(&(kind, wanted.clone())).copied());
+                    let existing: Option<Uuid> = match cached {
+                        Some(id) => Some(id),
+                        None => {
+                            let found = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                                "select id from {table} where slug = $1"
+                            )))
+                            .bind(&wanted)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                            // Only rows found, never rows this line creates: its savepoint
+                            // may still roll back.
+                            if let (Some(id), Some(c)) = (found, cache.as_deref_mut()) {
+                                c.insert((kind, wanted.clone()), id);
+                            }
+                            found
+                        }
+                    };
                     match existing {
                         Some(id) => Some(id),
                         None => {

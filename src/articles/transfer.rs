@@ -153,6 +153,7 @@ where
             ..ImportReport::default()
         },
         images: HashMap::new(),
+        refs: store::RefCache::new(),
     };
     let mut line = Vec::new();
     let mut line_no: u64 = 0;
@@ -226,6 +227,7 @@ struct Importer<'a> {
     report: ImportReport,
     /// sha256 → image id, looked up once per import.
     images: HashMap<String, Option<Uuid>>,
+    refs: store::RefCache,
 }
 
 impl Importer<'_> {
@@ -253,6 +255,8 @@ impl Importer<'_> {
         }
         if self.options.dry_run {
             tx.rollback().await?;
+            // What the batch created is gone again.
+            self.refs.clear();
         } else {
             tx.commit().await?;
         }
@@ -430,7 +434,7 @@ impl Importer<'_> {
     /// The working copy a line describes, validated like a create; relations resolved (and
     /// created when missing).
     async fn candidate(
-        &self,
+        &mut self,
         tx: &mut PgConnection,
         line: ArticleLine,
         mut errors: Vec<FieldError>,
@@ -501,6 +505,7 @@ impl Importer<'_> {
             store::RefKind::Authors,
             &line.authors.unwrap_or_default(),
             &mut errors,
+            Some(&mut self.refs),
         )
         .await?;
         data.tag_ids = store::resolve_refs(
@@ -508,6 +513,7 @@ impl Importer<'_> {
             store::RefKind::Tags,
             &line.tags.unwrap_or_default(),
             &mut errors,
+            Some(&mut self.refs),
         )
         .await?;
         store::missing_images(&mut *tx, &data, &mut errors).await?;
