@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     body::{self, Block},
-    model::{ArticleData, Byline, Embeds, RefInput, Seo, TagRef, render},
+    model::{ArticleData, Byline, Embeds, NewRef, RefInput, Seo, TagRef, render},
     search,
 };
 use crate::{
@@ -125,6 +125,29 @@ pub async fn find_by(
     Ok(row.map(|row| (row.article.into(), row.imported_version)))
 }
 
+/// The working copies with any of `external_ids` or `slugs`, locked, with their import marks.
+pub async fn find_many_by(
+    tx: &mut PgConnection,
+    external_ids: &[String],
+    slugs: &[String],
+) -> sqlx::Result<Vec<(ArticleData, Option<i32>)>> {
+    if external_ids.is_empty() && slugs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<ImportedRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS}, a.imported_version from articles a \
+         where a.external_id = any($1) or a.slug = any($2) for update of a"
+    )))
+    .bind(external_ids)
+    .bind(slugs)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.article.into(), row.imported_version))
+        .collect())
+}
+
 #[derive(sqlx::FromRow)]
 struct ImportedRow {
     #[sqlx(flatten)]
@@ -193,6 +216,29 @@ pub async fn embeds(
 /// same few, and looking each up again was most of the statements of an unchanged re-run.
 pub type RefCache = std::collections::HashMap<(RefKind, String), Uuid>;
 
+/// The slug a `{"name", "slug"?}` reference is matched by.
+fn wanted_slug(kind: RefKind, new: &NewRef) -> String {
+    match &new.slug {
+        Some(s) => s.clone(),
+        None => slug::slugify(
+            new.name.trim(),
+            match kind {
+                RefKind::Authors => "author",
+                RefKind::Tags => "tag",
+            },
+        ),
+    }
+}
+
+/// Whether resolving `refs` can only read: every `{"name"}` reference is one the cache knows
+/// (an id or slug is looked up, never created).
+pub fn all_cached(cache: &RefCache, kind: RefKind, refs: &[RefInput]) -> bool {
+    refs.iter().all(|entry| match entry {
+        RefInput::Key(_) => true,
+        RefInput::New(new) => cache.contains_key(&(kind, wanted_slug(kind, new))),
+    })
+}
+
 /// Which relation a reference list fills.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RefKind {
@@ -251,17 +297,18 @@ pub async fn resolve_refs(
                     ));
                     None
                 } else {
-                    let wanted = match &new.slug {
-                        Some(s) if slug::validate(s).is_err() => {
-                            errors.push(FieldError::new(
-                                format!("{path}.slug"),
-                                "must be lowercase a-z0-9 words joined by hyphens",
-                            ));
-                            continue;
-                        }
-                        Some(s) => s.clone(),
-                        None => slug::slugify(name, &field[..field.len() - 1]),
-                    };
+                    if new
+                        .slug
+                        .as_deref()
+                        .is_some_and(|s| slug::validate(s).is_err())
+                    {
+                        errors.push(FieldError::new(
+                            format!("{path}.slug"),
+                            "must be lowercase a-z0-9 words joined by hyphens",
+                        ));
+                        continue;
+                    }
+                    let wanted = wanted_slug(kind, new);
                     let cached = cache
                         .as_deref()
                         .and_then(|c| c.get(&(kind, wanted.clone())).copied());

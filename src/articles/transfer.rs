@@ -129,6 +129,9 @@ enum Outcome {
 /// A line as cut from the stream: its bytes, or why it could not be taken.
 type RawLine = (u64, Result<Vec<u8>, ApiError>);
 
+/// A line parsed, with the field errors of its image references, or why it could not be.
+type ParsedLine = (u64, ApiResult<(ArticleLine, Vec<FieldError>)>);
+
 /// Imports NDJSON from `chunks`. `actor` is recorded on revisions and events (`None` for the
 /// command line); `progress` sees the report after every batch. Fails only when the database
 /// does; bad lines are in the report.
@@ -154,6 +157,7 @@ where
         },
         images: HashMap::new(),
         refs: store::RefCache::new(),
+        savepoint: false,
     };
     let mut line = Vec::new();
     let mut line_no: u64 = 0;
@@ -228,25 +232,49 @@ struct Importer<'a> {
     /// sha256 → image id, looked up once per import.
     images: HashMap<String, Option<Uuid>>,
     refs: store::RefCache,
+    /// Whether the current line opened its savepoint (before its first write).
+    savepoint: bool,
 }
 
 impl Importer<'_> {
+    /// Opens the line's savepoint before its first write, so a failure later in the line undoes
+    /// what it wrote; reads need none, and most lines of a re-run only read.
+    async fn before_writing(&mut self, tx: &mut PgConnection) -> sqlx::Result<()> {
+        if !self.savepoint {
+            sqlx::query("savepoint import_line")
+                .execute(&mut *tx)
+                .await?;
+            self.savepoint = true;
+        }
+        Ok(())
+    }
+
     async fn write_batch(&mut self, lines: Vec<RawLine>) -> ApiResult<()> {
         let mut tx = self.state.db.begin().await?;
-        let mut outcomes = Vec::with_capacity(lines.len());
+        let mut parsed = Vec::with_capacity(lines.len());
         for (line_no, raw) in lines {
-            let result = match raw {
-                Ok(bytes) => {
-                    sqlx::query("savepoint import_line")
-                        .execute(&mut *tx)
-                        .await?;
-                    let result = self.write_line(&mut tx, &bytes).await;
-                    let end = if result.is_ok() {
-                        "release savepoint import_line"
-                    } else {
-                        "rollback to savepoint import_line"
-                    };
-                    sqlx::query(end).execute(&mut *tx).await?;
+            let line = match raw {
+                Ok(bytes) => self.parse_line(&mut tx, &bytes).await,
+                Err(err) => Err(err),
+            };
+            parsed.push((line_no, line));
+        }
+        let mut known = self.prefetch(&mut tx, &parsed).await?;
+        let mut outcomes = Vec::with_capacity(parsed.len());
+        for (line_no, line) in parsed {
+            let result = match line {
+                Ok((line, errors)) => {
+                    self.savepoint = false;
+                    let result = self.write_line(&mut tx, line, errors, &mut known).await;
+                    // Lines that only read (unchanged, refused) never opened a savepoint.
+                    if self.savepoint {
+                        let end = if result.is_ok() {
+                            "release savepoint import_line"
+                        } else {
+                            "rollback to savepoint import_line"
+                        };
+                        sqlx::query(end).execute(&mut *tx).await?;
+                    }
                     result
                 }
                 Err(err) => Err(err),
@@ -283,25 +311,92 @@ impl Importer<'_> {
         Ok(())
     }
 
-    async fn write_line(&mut self, tx: &mut PgConnection, bytes: &[u8]) -> ApiResult<Outcome> {
+    /// A line's JSON with images named by sha256 resolved; unknown ones are field errors the
+    /// line carries into validation.
+    async fn parse_line(
+        &mut self,
+        tx: &mut PgConnection,
+        bytes: &[u8],
+    ) -> ApiResult<(ArticleLine, Vec<FieldError>)> {
         let text = std::str::from_utf8(bytes)
             .map_err(|err| ApiError::bad_request(format!("the line is not valid UTF-8: {err}")))?;
         let mut value: Value = serde_json::from_str(text)
             .map_err(|err| ApiError::bad_request(format!("malformed JSON: {err}")))?;
         let mut errors = Vec::new();
         self.images_by_sha256(tx, &mut value, &mut errors).await?;
-        let line: ArticleLine = crate::http::extract::parse_json(value.to_string().as_bytes())?;
-        let (mut data, explicit_slug) = self.candidate(tx, line, errors).await?;
+        Ok((crate::http::extract::parse_value(value)?, errors))
+    }
 
-        let existing = match &data.external_id {
-            Some(external_id) => store::find_by(&mut *tx, "external_id", external_id).await?,
-            None => store::find_by(&mut *tx, "slug", &data.slug).await?,
+    /// The stored articles a batch's lines name, in one statement (locked until the batch
+    /// commits): by `external_id`, else by slug as given or made from the title.
+    async fn prefetch(&self, tx: &mut PgConnection, parsed: &[ParsedLine]) -> sqlx::Result<Known> {
+        let mut known = Known::default();
+        for (_, line) in parsed {
+            let Ok((line, _)) = line else { continue };
+            match line.external_id.as_deref().map(str::trim) {
+                Some(id) => known.queried.insert(Key::ExternalId(id.to_owned())),
+                None => known.queried.insert(Key::Slug(line_key_slug(line))),
+            };
+        }
+        let (external_ids, slugs): (Vec<String>, Vec<String>) =
+            known
+                .queried
+                .iter()
+                .fold((Vec::new(), Vec::new()), |(mut e, mut s), key| {
+                    match key {
+                        Key::ExternalId(id) => e.push(id.clone()),
+                        Key::Slug(slug) => s.push(slug.clone()),
+                    }
+                    (e, s)
+                });
+        for (data, imported_version) in store::find_many_by(tx, &external_ids, &slugs).await? {
+            if let Some(id) = &data.external_id {
+                known.stored.insert(
+                    Key::ExternalId(id.clone()),
+                    (data.clone(), imported_version),
+                );
+            }
+            known
+                .stored
+                .insert(Key::Slug(data.slug.clone()), (data, imported_version));
+        }
+        Ok(known)
+    }
+
+    async fn write_line(
+        &mut self,
+        tx: &mut PgConnection,
+        line: ArticleLine,
+        errors: Vec<FieldError>,
+        known: &mut Known,
+    ) -> ApiResult<Outcome> {
+        let (mut data, explicit_slug) = self.candidate(tx, line, errors).await?;
+        let key = match &data.external_id {
+            Some(id) => Key::ExternalId(id.clone()),
+            None => Key::Slug(data.slug.clone()),
         };
+        let existing = match known.lookup(&key) {
+            Some(found) => found,
+            None => match &key {
+                Key::ExternalId(id) => store::find_by(&mut *tx, "external_id", id).await?,
+                Key::Slug(slug) => store::find_by(&mut *tx, "slug", slug).await?,
+            },
+        };
+        if let Some((current, _)) = &existing {
+            // What this line writes makes the prefetched copy stale for later lines.
+            known.written.insert(Key::Slug(current.slug.clone()));
+        }
+        known.written.insert(key);
+        if let Some(id) = &data.external_id {
+            known.written.insert(Key::ExternalId(id.clone()));
+        }
+        known.written.insert(Key::Slug(data.slug.clone()));
         let Some((current, imported_version)) = existing else {
             if data.status == "published" {
                 data.published_at.get_or_insert(data.created_at);
                 data.live_version = Some(data.version);
             }
+            self.before_writing(tx).await?;
             store::insert(tx, &mut data, explicit_slug).await?;
             self.go_live(tx, &data, false).await?;
             return Ok(Outcome::Created);
@@ -334,6 +429,7 @@ impl Importer<'_> {
         }
         data.version += 1;
         data.live_version = (data.status == "published").then_some(data.version);
+        self.before_writing(tx).await?;
         store::update(tx, &data).await?;
         self.go_live(tx, &data, current.live_version.is_some())
             .await?;
@@ -500,10 +596,17 @@ impl Importer<'_> {
             _ => {}
         }
         data.status = status;
+        let authors = line.authors.unwrap_or_default();
+        let tags = line.tags.unwrap_or_default();
+        if !store::all_cached(&self.refs, store::RefKind::Authors, &authors)
+            || !store::all_cached(&self.refs, store::RefKind::Tags, &tags)
+        {
+            self.before_writing(tx).await?;
+        }
         data.author_ids = store::resolve_refs(
             tx,
             store::RefKind::Authors,
-            &line.authors.unwrap_or_default(),
+            &authors,
             &mut errors,
             Some(&mut self.refs),
         )
@@ -511,7 +614,7 @@ impl Importer<'_> {
         data.tag_ids = store::resolve_refs(
             tx,
             store::RefKind::Tags,
-            &line.tags.unwrap_or_default(),
+            &tags,
             &mut errors,
             Some(&mut self.refs),
         )
@@ -519,6 +622,41 @@ impl Importer<'_> {
         store::missing_images(&mut *tx, &data, &mut errors).await?;
         super::fail_with(v, errors)?;
         Ok((data, explicit_slug))
+    }
+}
+
+/// How a line finds its stored article.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    ExternalId(String),
+    Slug(String),
+}
+
+/// A batch's prefetched articles.
+#[derive(Default)]
+struct Known {
+    /// Keys the prefetch asked for: absent from `stored` means no such article.
+    queried: std::collections::HashSet<Key>,
+    stored: HashMap<Key, (ArticleData, Option<i32>)>,
+    /// Keys an earlier line of the batch wrote: read them again.
+    written: std::collections::HashSet<Key>,
+}
+
+impl Known {
+    /// `Some(answer)` when the prefetch answers for `key`, `None` when the database must.
+    fn lookup(&self, key: &Key) -> Option<Option<(ArticleData, Option<i32>)>> {
+        if self.written.contains(key) || !self.queried.contains(key) {
+            return None;
+        }
+        Some(self.stored.get(key).cloned())
+    }
+}
+
+/// The slug a line without `external_id` is matched by: as given, else made from the title.
+fn line_key_slug(line: &ArticleLine) -> String {
+    match &line.slug {
+        Some(slug) => slug.clone(),
+        None => slug::slugify(line.title.trim(), "article"),
     }
 }
 
