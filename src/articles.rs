@@ -156,6 +156,28 @@ struct TextFields {
     external_id: Patch<String>,
 }
 
+impl TextFields {
+    /// The fields of a new article (a create, an import line): what is absent stays unset.
+    fn of_new(
+        title: String,
+        subtitle: Option<String>,
+        excerpt: Option<String>,
+        language: Option<String>,
+        seo: Option<model::Seo>,
+        external_id: Option<String>,
+    ) -> Self {
+        let given = |value: Option<String>| value.map_or(Patch::Missing, Patch::Value);
+        Self {
+            title: Some(title),
+            subtitle: given(subtitle),
+            excerpt: given(excerpt),
+            language,
+            seo: seo.map_or(Patch::Missing, Patch::Value),
+            external_id: given(external_id),
+        }
+    }
+}
+
 /// Validates `fields` and applies them onto `data`.
 fn apply_text_fields(v: &mut Validator, data: &mut ArticleData, fields: TextFields) {
     let TextFields {
@@ -275,18 +297,17 @@ pub async fn create_article(
     let mut data = new_article(Some(principal.user_id), now);
     data.featured = input.featured.unwrap_or(false);
     let mut v = Validator::new();
-    let given = |value: Option<String>| value.map_or(Patch::Missing, Patch::Value);
     apply_text_fields(
         &mut v,
         &mut data,
-        TextFields {
-            title: Some(input.title),
-            subtitle: given(input.subtitle),
-            excerpt: given(input.excerpt),
-            language: input.language,
-            seo: input.seo.map_or(Patch::Missing, Patch::Value),
-            external_id: given(input.external_id),
-        },
+        TextFields::of_new(
+            input.title,
+            input.subtitle,
+            input.excerpt,
+            input.language,
+            input.seo,
+            input.external_id,
+        ),
     );
     let explicit_slug = input.slug.map(|s| v.slug("slug", &s));
     if let Some(blocks) = take_body(&mut v, input.body, input.body_markdown) {

@@ -42,7 +42,6 @@ use crate::{
         AppState,
         error::{ApiError, ApiResult, FieldError},
         extract::ApiQuery,
-        patch::Patch,
     },
     slug,
     validate::Validator,
@@ -538,18 +537,17 @@ impl Importer<'_> {
         let now = super::now();
         let mut data = super::new_article(self.actor, now);
         let mut v = Validator::new();
-        let given = |value: Option<String>| value.map_or(Patch::Missing, Patch::Value);
         apply_text_fields(
             &mut v,
             &mut data,
-            TextFields {
-                title: Some(line.title),
-                subtitle: given(line.subtitle),
-                excerpt: given(line.excerpt),
-                language: line.language,
-                seo: line.seo.map_or(Patch::Missing, Patch::Value),
-                external_id: given(line.external_id),
-            },
+            TextFields::of_new(
+                line.title,
+                line.subtitle,
+                line.excerpt,
+                line.language,
+                line.seo,
+                line.external_id,
+            ),
         );
         let explicit_slug = line.slug.is_some();
         data.slug = match &line.slug {
