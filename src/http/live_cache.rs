@@ -17,8 +17,9 @@
 //! served (another process's change could go unnoticed); reconnecting starts a new generation.
 
 use std::{
+    collections::HashMap,
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant},
@@ -33,6 +34,7 @@ use axum::{
 };
 use quick_cache::{Weighter, sync::Cache};
 use sqlx::{PgPool, postgres::PgListener};
+use tokio::sync::watch;
 
 /// The channel the triggers of migration 0005 notify.
 pub const CHANNEL: &str = "galley_live";
@@ -49,6 +51,10 @@ pub struct LiveCache(Option<Arc<Inner>>);
 
 struct Inner {
     entries: Cache<Key, Arc<Entry>, EntryWeight>,
+    /// Misses being answered: later requests for the same key wait for the first one instead
+    /// of asking PostgreSQL again (after a publish empties the cache, every reader of the home
+    /// page misses at once).
+    in_flight: Mutex<HashMap<Key, watch::Receiver<()>>>,
     max_entry_bytes: usize,
     generation: AtomicU64,
     /// False until the notification connection is up, and whenever it is down.
@@ -84,6 +90,7 @@ impl LiveCache {
         let estimated_items = (max_bytes / 16_384).max(16);
         Self(Some(Arc::new(Inner {
             entries: Cache::with_weighter(estimated_items, max_bytes as u64, EntryWeight),
+            in_flight: Mutex::new(HashMap::new()),
             max_entry_bytes: max_bytes / MAX_ENTRY_SHARE,
             generation: AtomicU64::new(0),
             listening: AtomicBool::new(false),
@@ -191,12 +198,20 @@ pub async fn layer(State(cache): State<LiveCache>, request: Request, next: Next)
     );
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
     let generation = inner.generation.load(Ordering::SeqCst);
-    if let Some(entry) = inner.entries.get(&key)
-        && entry.generation == generation
-        && entry.stored_at.elapsed() < inner.ttl
-    {
+    if let Some(entry) = inner.fresh(&key, generation) {
         return respond(&entry.headers, &entry.body, if_none_match.as_ref());
     }
+    let _flight = match inner.join_or_lead(&key) {
+        Flight::Follow(mut done) => {
+            // Ends when the first request finishes, whatever it answered.
+            let _ = done.changed().await;
+            if let Some(entry) = inner.fresh(&key, inner.generation.load(Ordering::SeqCst)) {
+                return respond(&entry.headers, &entry.body, if_none_match.as_ref());
+            }
+            None
+        }
+        Flight::Lead(guard) => Some(guard),
+    };
 
     // Ask for the full representation so it can be kept; answer the validator here.
     let mut request = request;
@@ -236,6 +251,51 @@ pub async fn layer(State(cache): State<LiveCache>, request: Request, next: Next)
     });
     inner.entries.insert(key, entry.clone());
     respond(&entry.headers, &entry.body, if_none_match.as_ref())
+}
+
+impl Inner {
+    fn fresh(&self, key: &Key, generation: u64) -> Option<Arc<Entry>> {
+        self.entries
+            .get(key)
+            .filter(|entry| entry.generation == generation && entry.stored_at.elapsed() < self.ttl)
+    }
+
+    fn join_or_lead<'a>(&'a self, key: &Key) -> Flight<'a> {
+        let mut flights = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(done) = flights.get(key) {
+            return Flight::Follow(done.clone());
+        }
+        let (sender, receiver) = watch::channel(());
+        flights.insert(key.clone(), receiver);
+        Flight::Lead(FlightGuard {
+            inner: self,
+            key: key.clone(),
+            _sender: sender,
+        })
+    }
+}
+
+enum Flight<'a> {
+    Follow(watch::Receiver<()>),
+    Lead(FlightGuard<'a>),
+}
+
+/// Held by the request answering a miss; dropping it (after the entry is stored, or on any
+/// early return) releases the requests waiting for it.
+struct FlightGuard<'a> {
+    inner: &'a Inner,
+    key: Key,
+    _sender: watch::Sender<()>,
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        self.inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
+    }
 }
 
 async fn pass_through(cache: &LiveCache, request: Request, next: Next) -> Response {

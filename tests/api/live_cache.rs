@@ -232,3 +232,66 @@ async fn a_zero_budget_turns_the_cache_off(pool: PgPool) {
     rename_silently(&pool, &slug, "Renamed").await;
     assert_eq!(app.get(&path, None).await.json()["title"], "Renamed");
 }
+
+#[sqlx::test]
+async fn concurrent_misses_for_one_page_ask_the_database_once(pool: PgPool) {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use axum::{Router, routing::get};
+    use galley::{
+        config::Config,
+        http::{AppState, with_middleware},
+    };
+
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let routes = Router::new().route(
+        "/v1/tags/slow-page",
+        get(move || {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                axum::Json(json!({"page": "built once"}))
+            }
+        }),
+    );
+    let media = tempfile::tempdir().expect("media dir");
+    let mut config = Config::defaults();
+    config.media.dir = media.path().to_owned();
+    let state = AppState::new(pool.clone(), config).expect("state");
+    state.live_cache.spawn_listener(pool);
+    for _ in 0..200 {
+        if state.live_cache.is_active() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(state.live_cache.is_active());
+    let app = with_middleware(routes, state);
+    let readers = (0..8).map(|_| {
+        let app = &app;
+        async move {
+            crate::helpers::send_to(
+                app,
+                TestApp::request(Method::GET, "/v1/tags/slow-page", None)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+        }
+    });
+    let responses = futures_util::future::join_all(readers).await;
+    for response in &responses {
+        assert_eq!(response.status, StatusCode::OK);
+        assert_eq!(response.json()["page"], "built once");
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "one request built the page"
+    );
+}
