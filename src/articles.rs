@@ -564,7 +564,7 @@ pub async fn update_article(
     fail_with(v, errors)?;
 
     // Saving what is already there changes nothing: no new version, revision or event.
-    if !history::changed_fields(&before, &data)?.is_empty() {
+    if !history::same_content(&before, &data) {
         data.version += 1;
         data.updated_at = now();
         store::update(&mut tx, &data).await?;

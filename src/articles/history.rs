@@ -116,11 +116,26 @@ fn api_fields(snapshot: &Value) -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// The API fields that differ between two copies.
-pub fn changed_fields(before: &ArticleData, after: &ArticleData) -> ApiResult<Vec<&'static str>> {
-    let to_value =
-        |data: &ArticleData| serde_json::to_value(data).map_err(|e| ApiError::Internal(e.into()));
-    Ok(diff(&to_value(before)?, &to_value(after)?))
+/// Whether two copies show the same content: the fields of `api_fields`, compared typed
+/// (serialising both copies to compare them was a third of an unchanged import line's time).
+pub fn same_content(a: &ArticleData, b: &ArticleData) -> bool {
+    let shown_excerpt = |d: &ArticleData| d.excerpt.clone().or_else(|| d.derived_excerpt.clone());
+    a.slug == b.slug
+        && a.status == b.status
+        && a.title == b.title
+        && a.subtitle == b.subtitle
+        && shown_excerpt(a) == shown_excerpt(b)
+        && a.body == b.body
+        && (&a.banner_image_id, &a.banner_caption, &a.banner_credit)
+            == (&b.banner_image_id, &b.banner_caption, &b.banner_credit)
+        && a.author_ids == b.author_ids
+        && a.tag_ids == b.tag_ids
+        && a.featured == b.featured
+        && a.language == b.language
+        && a.seo == b.seo
+        && a.external_id == b.external_id
+        && a.published_at == b.published_at
+        && a.scheduled_at == b.scheduled_at
 }
 
 fn diff(before: &Value, after: &Value) -> Vec<&'static str> {
@@ -358,7 +373,7 @@ pub async fn restore_revision(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    if changed_fields(&before, &data)?.is_empty() {
+    if same_content(&before, &data) {
         let article = super::present(&mut tx, &state, &data).await?;
         tx.commit().await?;
         return workflow::article_response(axum::http::StatusCode::OK, &article);
@@ -378,4 +393,49 @@ pub async fn restore_revision(
     tx.commit().await?;
     tracing::info!(article.id = %data.id, revision = number, "revision restored");
     workflow::article_response(axum::http::StatusCode::OK, &article)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed comparison and the snapshot diff must agree on every field, or a save could
+    /// be skipped while its revision would have shown a change (or the other way round).
+    #[test]
+    fn same_content_agrees_with_the_snapshot_diff() {
+        let base = super::super::new_article(None, super::super::now());
+        type Change = (&'static str, fn(&mut ArticleData));
+        let changes: Vec<Change> = vec![
+            ("slug", |d| d.slug = "other".into()),
+            ("status", |d| d.status = "published".into()),
+            ("title", |d| d.title = "Other".into()),
+            ("subtitle", |d| d.subtitle = Some("Sub".into())),
+            ("excerpt", |d| d.derived_excerpt = Some("Derived".into())),
+            ("body", |d| {
+                d.body = vec![super::super::body::Block::Divider {}]
+            }),
+            ("banner", |d| d.banner_credit = Some("Photo by X".into())),
+            ("authors", |d| d.author_ids = vec![Uuid::nil()]),
+            ("tags", |d| d.tag_ids = vec![Uuid::nil()]),
+            ("featured", |d| d.featured = true),
+            ("language", |d| d.language = "zh".into()),
+            ("seo", |d| d.seo.title = Some("SEO".into())),
+            ("external_id", |d| d.external_id = Some("x-1".into())),
+            ("published_at", |d| d.published_at = Some(Utc::now())),
+            ("scheduled_at", |d| d.scheduled_at = Some(Utc::now())),
+        ];
+        let value = |d: &ArticleData| serde_json::to_value(d).expect("serialise");
+        assert!(same_content(&base, &base.clone()));
+        let mut bookkeeping = base.clone();
+        bookkeeping.version += 1;
+        bookkeeping.word_count += 5;
+        assert!(same_content(&base, &bookkeeping));
+        assert!(diff(&value(&base), &value(&bookkeeping)).is_empty());
+        for (field, change) in changes {
+            let mut changed = base.clone();
+            change(&mut changed);
+            assert!(!same_content(&base, &changed), "{field}");
+            assert_eq!(diff(&value(&base), &value(&changed)), vec![field]);
+        }
+    }
 }

@@ -411,7 +411,7 @@ impl Importer<'_> {
         if !explicit_slug {
             data.slug = current.slug.clone();
         }
-        if history::changed_fields(&current, &data)?.is_empty() {
+        if history::same_content(&current, &data) {
             return Ok(Outcome::Unchanged);
         }
         if !self.options.overwrite && imported_version != Some(current.version) {
@@ -641,12 +641,13 @@ struct Known {
 }
 
 impl Known {
-    /// `Some(answer)` when the prefetch answers for `key`, `None` when the database must.
-    fn lookup(&self, key: &Key) -> Option<Option<(ArticleData, Option<i32>)>> {
+    /// `Some(answer)` when the prefetch answers for `key`, `None` when the database must. Each
+    /// answer is given once: the line that asks writes the key, so later lines read it anew.
+    fn lookup(&mut self, key: &Key) -> Option<Option<(ArticleData, Option<i32>)>> {
         if self.written.contains(key) || !self.queried.contains(key) {
             return None;
         }
-        Some(self.stored.get(key).cloned())
+        Some(self.stored.remove(key))
     }
 }
 
