@@ -801,15 +801,7 @@ struct Filters {
 
 impl Filters {
     fn any(&self) -> bool {
-        self.statuses.is_some()
-            || self.tags.is_some()
-            || self.author.is_some()
-            || self.featured.is_some()
-            || self.language.is_some()
-            || self.published_after.is_some()
-            || self.published_before.is_some()
-            || self.updated_after.is_some()
-            || self.search.is_some()
+        self.given() > 0
     }
 
     /// How many filters are given, `tag` counting once.

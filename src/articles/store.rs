@@ -450,7 +450,7 @@ pub async fn insert(
     loop {
         if pool_free.is_none() {
             let base = slug::slugify(&title, "article");
-            data.slug = first_free_slug(&mut *tx, &base).await?;
+            data.slug = slug::first_free(&mut *tx, slug::SlugTable::Articles, &base).await?;
         }
         sqlx::query("savepoint article_insert")
             .execute(&mut *tx)
@@ -480,10 +480,6 @@ pub async fn insert(
             }
         }
     }
-}
-
-async fn first_free_slug(tx: &mut PgConnection, base: &str) -> sqlx::Result<String> {
-    slug::first_free(&mut *tx, slug::SlugTable::Articles, base).await
 }
 
 /// Saves the working copy's fields and relations.
