@@ -792,7 +792,7 @@ struct Filters {
     published_after: Option<DateTime<Utc>>,
     published_before: Option<DateTime<Utc>>,
     updated_after: Option<DateTime<Utc>>,
-    /// A `to_tsquery('simple', …)` expression built by `search::query_expression`.
+    /// A `tsquery` built by `search::query_expression`.
     search: Option<String>,
     /// Live lists: the ids of the `tags` and `author` slugs (see `resolve_live`).
     tag_ids: Option<Vec<Uuid>>,
@@ -869,10 +869,12 @@ impl Filters {
                 qb.push(format!(
                     " from (select x.*, ts_rank(x.search, x.query) as rank, \
                      count(*) over () as matches from (select {p}.*, q.query{extra} \
-                     from {table} {p}, to_tsquery('simple', "
+                     from {table} {p}, cast("
                 ))
                 .push_bind(expression.clone())
-                .push(format!(") as q(query) where {p}.search @@ q.query"));
+                .push(format!(
+                    " as tsquery) as q(query) where {p}.search @@ q.query"
+                ));
                 self.push_where(qb, view);
                 qb.push(format!(
                     " order by {recency} desc limit {SEARCH_CANDIDATES}) x) {p} where true"

@@ -83,17 +83,34 @@ impl SlugTable {
         }
     }
 
-    /// `base` and `base-…`, as a byte-wise range the `text_pattern_ops` indexes (migration
-    /// 0007) answer: a `like` pattern arrives as a parameter, so a prepared plan could not use
-    /// an index for it and read the whole table on every insert.
+    /// `base` and `base-…`, as the byte-wise range [`base`, `base.`) that the
+    /// `text_pattern_ops` indexes (migration 0007) answer: a `like` pattern arrives as a
+    /// parameter, so a prepared plan could not use an index for it and read the whole table on
+    /// every insert. Slugs hold only a-z, 0-9 and '-', and '-' is the one of them that sorts
+    /// before '.', so the range holds exactly `base` and the slugs starting `base-`.
     fn taken_query(self) -> &'static str {
         match self {
-            Self::Authors => {
-                "select slug from authors where slug = $1 or (slug ~>=~ $2 and slug ~<~ $3)"
-            }
-            Self::Tags => "select slug from tags where slug = $1 or (slug ~>=~ $2 and slug ~<~ $3)",
+            Self::Authors => "select slug from authors where slug ~>=~ $1 and slug ~<~ ($1 || '.')",
+            Self::Tags => "select slug from tags where slug ~>=~ $1 and slug ~<~ ($1 || '.')",
             Self::Articles => {
-                "select slug from articles where slug = $1 or (slug ~>=~ $2 and slug ~<~ $3)"
+                "select slug from articles where slug ~>=~ $1 and slug ~<~ ($1 || '.')"
+            }
+        }
+    }
+
+    fn taken_many_query(self) -> &'static str {
+        match self {
+            Self::Authors => {
+                "select t.slug from unnest($1::text[]) as b(base) \
+                 join authors t on t.slug ~>=~ b.base and t.slug ~<~ (b.base || '.')"
+            }
+            Self::Tags => {
+                "select t.slug from unnest($1::text[]) as b(base) \
+                 join tags t on t.slug ~>=~ b.base and t.slug ~<~ (b.base || '.')"
+            }
+            Self::Articles => {
+                "select t.slug from unnest($1::text[]) as b(base) \
+                 join articles t on t.slug ~>=~ b.base and t.slug ~<~ (b.base || '.')"
             }
         }
     }
@@ -106,14 +123,34 @@ pub async fn first_free(
     table: SlugTable,
     base: &str,
 ) -> sqlx::Result<String> {
-    // '.' follows '-' in byte order: [base-, base.) holds exactly the slugs starting "base-".
     let taken: Vec<String> = sqlx::query_scalar(table.taken_query())
         .bind(base)
-        .bind(format!("{base}-"))
-        .bind(format!("{base}."))
         .fetch_all(db)
         .await?;
     Ok(next_free(base, &taken))
+}
+
+/// The slugs taken among each of `bases` and `base-…`, in one statement.
+pub async fn taken_many(
+    db: impl PgExecutor<'_>,
+    table: SlugTable,
+    bases: &[String],
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(table.taken_many_query())
+        .bind(bases)
+        .fetch_all(db)
+        .await
+}
+
+/// The slugs of `used` that `next_free(base, …)` must avoid: `base` and `base-…`.
+pub fn sharing_base(base: &str, used: &[String]) -> Vec<String> {
+    used.iter()
+        .filter(|s| {
+            s.strip_prefix(base)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+        })
+        .cloned()
+        .collect()
 }
 
 /// `base` if it is not in `taken`, else `base-N` with N one above the highest taken.

@@ -757,18 +757,37 @@ const CJK_CHARS_PER_MINUTE: usize = 400;
 pub const EXCERPT_MAX_CHARS: usize = 300;
 
 pub fn metrics(blocks: &[Block]) -> TextMetrics {
+    let excerpt = blocks.iter().find_map(|block| match block {
+        Block::Paragraph { children } => {
+            let text = inline_text(children);
+            (!text.trim().is_empty()).then(|| cut_excerpt(&text))
+        }
+        _ => None,
+    });
+    let plaintext = plaintext(blocks);
+    let (words, cjk) = count_words(&plaintext);
+    let minutes =
+        (words as f64 / WORDS_PER_MINUTE as f64 + cjk as f64 / CJK_CHARS_PER_MINUTE as f64).ceil();
+    TextMetrics {
+        word_count: i32::try_from(words + cjk).unwrap_or(i32::MAX),
+        reading_time_minutes: if words + cjk == 0 {
+            0
+        } else {
+            (minutes as i32).max(1)
+        },
+        plaintext,
+        excerpt,
+    }
+}
+
+/// Every text of the body, one block a line: what search indexes and words are counted in.
+pub fn plaintext(blocks: &[Block]) -> String {
     let mut lines: Vec<String> = Vec::new();
-    let mut excerpt = None;
     for block in blocks {
         let text = match block {
-            Block::Paragraph { children } => {
-                let text = inline_text(children);
-                if excerpt.is_none() && !text.trim().is_empty() {
-                    excerpt = Some(cut_excerpt(&text));
-                }
-                text
-            }
-            Block::Heading { children, .. } | Block::Quote { children } => inline_text(children),
+            Block::Paragraph { children }
+            | Block::Heading { children, .. }
+            | Block::Quote { children } => inline_text(children),
             Block::List { children, .. } => children
                 .iter()
                 .map(|item| inline_text(item.children()))
@@ -793,20 +812,7 @@ pub fn metrics(blocks: &[Block]) -> TextMetrics {
             lines.push(text);
         }
     }
-    let plaintext = lines.join("\n");
-    let (words, cjk) = count_words(&plaintext);
-    let minutes =
-        (words as f64 / WORDS_PER_MINUTE as f64 + cjk as f64 / CJK_CHARS_PER_MINUTE as f64).ceil();
-    TextMetrics {
-        word_count: i32::try_from(words + cjk).unwrap_or(i32::MAX),
-        reading_time_minutes: if words + cjk == 0 {
-            0
-        } else {
-            (minutes as i32).max(1)
-        },
-        plaintext,
-        excerpt,
-    }
+    lines.join("\n")
 }
 
 fn inline_text(children: &[Inline]) -> String {

@@ -35,26 +35,63 @@ pub async fn record(
     actor: Option<Uuid>,
     keep: u32,
 ) -> ApiResult<()> {
-    let snapshot = serde_json::to_value(data).map_err(|e| ApiError::Internal(e.into()))?;
-    let number: i32 = sqlx::query_scalar(
+    Ok(record_many(tx, &[data], action, actor, keep).await?)
+}
+
+/// `record` for many articles at once, in three statements.
+pub async fn record_many(
+    tx: &mut PgConnection,
+    copies: &[&ArticleData],
+    action: &str,
+    actor: Option<Uuid>,
+    keep: u32,
+) -> sqlx::Result<()> {
+    if copies.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<Uuid> = copies.iter().map(|c| c.id).collect();
+    let versions: Vec<i32> = copies.iter().map(|c| c.version).collect();
+    let snapshots: Vec<sqlx::types::Json<&ArticleData>> =
+        copies.iter().map(|c| sqlx::types::Json(*c)).collect();
+    let numbers: Vec<(Uuid, i32)> = sqlx::query_as(
         "insert into article_revisions (article_id, number, action, actor_id, version, snapshot) \
-         select $1, coalesce(max(number), 0) + 1, $2, $3, $4, $5 \
-         from article_revisions where article_id = $1 returning number",
+         select t.id, coalesce((select max(r.number) from article_revisions r \
+                where r.article_id = t.id), 0) + 1, $4, $5, t.version, t.snapshot \
+         from unnest($1::uuid[], $2::int[], $3::jsonb[]) as t(id, version, snapshot) \
+         returning article_id, number",
     )
-    .bind(data.id)
+    .bind(&ids)
+    .bind(&versions)
+    .bind(&snapshots)
     .bind(action)
     .bind(actor)
-    .bind(data.version)
-    .bind(snapshot)
-    .fetch_one(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    event(tx, data.id, action, actor, data.version).await?;
-    if keep > 0 && number > keep as i32 {
-        sqlx::query("delete from article_revisions where article_id = $1 and number <= $2")
-            .bind(data.id)
-            .bind(number - keep as i32)
-            .execute(&mut *tx)
-            .await?;
+    sqlx::query(
+        "insert into article_events (article_id, kind, actor_id, version) \
+         select t.id, $3, $4, t.version from unnest($1::uuid[], $2::int[]) as t(id, version)",
+    )
+    .bind(&ids)
+    .bind(&versions)
+    .bind(action)
+    .bind(actor)
+    .execute(&mut *tx)
+    .await?;
+    let keep = keep as i32;
+    let (pruned, oldest_kept): (Vec<Uuid>, Vec<i32>) = numbers
+        .into_iter()
+        .filter(|(_, number)| keep > 0 && *number > keep)
+        .map(|(id, number)| (id, number - keep))
+        .unzip();
+    if !pruned.is_empty() {
+        sqlx::query(
+            "delete from article_revisions r using unnest($1::uuid[], $2::int[]) as t(id, upto) \
+             where r.article_id = t.id and r.number <= t.upto",
+        )
+        .bind(&pruned)
+        .bind(&oldest_kept)
+        .execute(&mut *tx)
+        .await?;
     }
     Ok(())
 }

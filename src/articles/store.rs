@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::{
     body::{self, Block},
     model::{ArticleData, Byline, Embeds, NewRef, RefInput, Seo, TagRef, render},
-    search,
+    search::SearchVector,
 };
 use crate::{
     http::{
@@ -455,12 +455,12 @@ pub async fn insert(
         sqlx::query("savepoint article_insert")
             .execute(&mut *tx)
             .await?;
-        match write(&mut *tx, data, true).await {
+        match insert_rows(&mut *tx, &[&*data], false).await {
             Ok(()) => {
                 sqlx::query("release savepoint article_insert")
                     .execute(&mut *tx)
                     .await?;
-                return sync_relations(tx, data).await;
+                return sync_relations(tx, &[&*data], false).await;
             }
             Err(err) => {
                 sqlx::query("rollback to savepoint article_insert")
@@ -482,82 +482,170 @@ pub async fn insert(
     }
 }
 
+/// Inserts many new working copies, marked as imported, in a fixed number of statements:
+/// slugs are chosen for all of them from one lookup (`explicit[i]` keeps copy i's own). All or
+/// nothing: any violation (a slug or external_id taken meanwhile, an image deleted) fails the
+/// whole call, and callers run it under a savepoint and fall back to `insert` one by one, which
+/// says which copy failed and why.
+pub async fn insert_many(
+    tx: &mut PgConnection,
+    copies: &mut [ArticleData],
+    explicit: &[bool],
+) -> sqlx::Result<()> {
+    let bases: Vec<String> = copies
+        .iter()
+        .zip(explicit)
+        .map(|(copy, explicit)| {
+            if *explicit {
+                copy.slug.clone()
+            } else {
+                slug::slugify(&copy.title, "article")
+            }
+        })
+        .collect();
+    // Slugs taken, then also those given to earlier copies of this call.
+    let mut used = slug::taken_many(&mut *tx, slug::SlugTable::Articles, &bases).await?;
+    used.extend(
+        copies
+            .iter()
+            .zip(explicit)
+            .filter(|(_, e)| **e)
+            .map(|(c, _)| c.slug.clone()),
+    );
+    for ((copy, explicit), base) in copies.iter_mut().zip(explicit).zip(&bases) {
+        if !*explicit {
+            copy.slug = slug::next_free(base, &slug::sharing_base(base, &used));
+            used.push(copy.slug.clone());
+        }
+    }
+    let refs: Vec<&ArticleData> = copies.iter().collect();
+    insert_rows(&mut *tx, &refs, true).await?;
+    sync_relations_rows(tx, &refs, false).await
+}
+
 /// Saves the working copy's fields and relations.
 pub async fn update(tx: &mut PgConnection, data: &ArticleData) -> ApiResult<()> {
-    write(&mut *tx, data, false).await.map_err(|err| {
+    update_row(&mut *tx, data).await.map_err(|err| {
         if err.as_database_error().and_then(|e| e.constraint()) == Some("articles_slug_key") {
             ApiError::Conflict(format!("slug '{}' is taken", data.slug))
         } else {
             on_constraint(err, SAVE_CONSTRAINTS)
         }
     })?;
-    sync_relations(tx, data).await
+    sync_relations(tx, &[data], true).await
 }
 
-async fn write(tx: &mut PgConnection, d: &ArticleData, new: bool) -> sqlx::Result<()> {
-    let sql = if new {
+/// One statement for any number of new rows: the columns travel as arrays.
+async fn insert_rows(
+    tx: &mut PgConnection,
+    copies: &[&ArticleData],
+    imported: bool,
+) -> sqlx::Result<()> {
+    let vectors: Vec<SearchVector> = copies.iter().map(|c| search_vector(c)).collect();
+    let column =
+        |f: fn(&ArticleData) -> Option<String>| copies.iter().map(|c| f(c)).collect::<Vec<_>>();
+    sqlx::query(
         r#"
         insert into articles (id, slug, status, title, subtitle, excerpt, derived_excerpt, body,
             banner_image_id, banner_caption, banner_credit, featured, language, seo, external_id,
-            plaintext, word_count, reading_time_minutes, created_by, published_at, scheduled_at,
-            version, live_version, created_at, updated_at, search)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20, $21, $22, $23, $24, $25,
-            setweight(to_tsvector('simple', $26), 'A') || setweight(to_tsvector('simple', $27), 'B')
-                || setweight(to_tsvector('simple', $28), 'C'))
-        "#
-    } else {
+            word_count, reading_time_minutes, created_by, published_at, scheduled_at,
+            version, live_version, created_at, updated_at, imported_version, search)
+        select id, slug, status, title, subtitle, excerpt, derived_excerpt, body,
+            banner_image_id, banner_caption, banner_credit, featured, language, seo, external_id,
+            word_count, reading_time_minutes, created_by, published_at, scheduled_at,
+            version, live_version, created_at, updated_at, case when $26 then version end, search
+        from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::jsonb[], $9::uuid[], $10::text[], $11::text[], $12::bool[],
+            $13::text[], $14::jsonb[], $15::text[], $16::int[], $17::int[], $18::uuid[],
+            $19::timestamptz[], $20::timestamptz[], $21::int[], $22::int[], $23::timestamptz[],
+            $24::timestamptz[], $25::tsvector[])
+            as t(id, slug, status, title, subtitle, excerpt, derived_excerpt, body,
+                banner_image_id, banner_caption, banner_credit, featured, language, seo,
+                external_id, word_count, reading_time_minutes, created_by, published_at,
+                scheduled_at, version, live_version, created_at, updated_at, search)
+        "#,
+    )
+    .bind(copies.iter().map(|c| c.id).collect::<Vec<_>>())
+    .bind(column(|c| Some(c.slug.clone())))
+    .bind(column(|c| Some(c.status.clone())))
+    .bind(column(|c| Some(c.title.clone())))
+    .bind(column(|c| c.subtitle.clone()))
+    .bind(column(|c| c.excerpt.clone()))
+    .bind(column(|c| c.derived_excerpt.clone()))
+    .bind(copies.iter().map(|c| DbJson(&c.body)).collect::<Vec<_>>())
+    .bind(copies.iter().map(|c| c.banner_image_id).collect::<Vec<_>>())
+    .bind(column(|c| c.banner_caption.clone()))
+    .bind(column(|c| c.banner_credit.clone()))
+    .bind(copies.iter().map(|c| c.featured).collect::<Vec<_>>())
+    .bind(column(|c| Some(c.language.clone())))
+    .bind(copies.iter().map(|c| DbJson(&c.seo)).collect::<Vec<_>>())
+    .bind(column(|c| c.external_id.clone()))
+    .bind(copies.iter().map(|c| c.word_count).collect::<Vec<_>>())
+    .bind(
+        copies
+            .iter()
+            .map(|c| c.reading_time_minutes)
+            .collect::<Vec<_>>(),
+    )
+    .bind(copies.iter().map(|c| c.created_by).collect::<Vec<_>>())
+    .bind(copies.iter().map(|c| c.published_at).collect::<Vec<_>>())
+    .bind(copies.iter().map(|c| c.scheduled_at).collect::<Vec<_>>())
+    .bind(copies.iter().map(|c| c.version).collect::<Vec<_>>())
+    .bind(copies.iter().map(|c| c.live_version).collect::<Vec<_>>())
+    .bind(copies.iter().map(|c| c.created_at).collect::<Vec<_>>())
+    .bind(copies.iter().map(|c| c.updated_at).collect::<Vec<_>>())
+    .bind(&vectors)
+    .bind(imported)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn update_row(tx: &mut PgConnection, d: &ArticleData) -> sqlx::Result<()> {
+    sqlx::query(
         r#"
         update articles set slug = $2, status = $3, title = $4, subtitle = $5, excerpt = $6,
             derived_excerpt = $7, body = $8, banner_image_id = $9, banner_caption = $10,
             banner_credit = $11, featured = $12, language = $13, seo = $14, external_id = $15,
-            plaintext = $16, word_count = $17, reading_time_minutes = $18, created_by = $19,
-            published_at = $20, scheduled_at = $21, version = $22, live_version = $23,
-            created_at = $24, updated_at = $25,
-            search = setweight(to_tsvector('simple', $26), 'A')
-                || setweight(to_tsvector('simple', $27), 'B')
-                || setweight(to_tsvector('simple', $28), 'C')
+            word_count = $16, reading_time_minutes = $17, created_by = $18,
+            published_at = $19, scheduled_at = $20, version = $21, live_version = $22,
+            created_at = $23, updated_at = $24,
+            search = $25
         where id = $1
-        "#
-    };
-    let metrics = body::metrics(&d.body);
-    let [title_terms, middle_terms, body_terms] = search_terms(d, &metrics.plaintext);
-    sqlx::query(sql)
-        .bind(d.id)
-        .bind(&d.slug)
-        .bind(&d.status)
-        .bind(&d.title)
-        .bind(&d.subtitle)
-        .bind(&d.excerpt)
-        .bind(&d.derived_excerpt)
-        .bind(DbJson(&d.body))
-        .bind(d.banner_image_id)
-        .bind(&d.banner_caption)
-        .bind(&d.banner_credit)
-        .bind(d.featured)
-        .bind(&d.language)
-        .bind(DbJson(&d.seo))
-        .bind(&d.external_id)
-        .bind(&metrics.plaintext)
-        .bind(d.word_count)
-        .bind(d.reading_time_minutes)
-        .bind(d.created_by)
-        .bind(d.published_at)
-        .bind(d.scheduled_at)
-        .bind(d.version)
-        .bind(d.live_version)
-        .bind(d.created_at)
-        .bind(d.updated_at)
-        .bind(title_terms)
-        .bind(middle_terms)
-        .bind(body_terms)
-        .execute(&mut *tx)
-        .await?;
+        "#,
+    )
+    .bind(d.id)
+    .bind(&d.slug)
+    .bind(&d.status)
+    .bind(&d.title)
+    .bind(&d.subtitle)
+    .bind(&d.excerpt)
+    .bind(&d.derived_excerpt)
+    .bind(DbJson(&d.body))
+    .bind(d.banner_image_id)
+    .bind(&d.banner_caption)
+    .bind(&d.banner_credit)
+    .bind(d.featured)
+    .bind(&d.language)
+    .bind(DbJson(&d.seo))
+    .bind(&d.external_id)
+    .bind(d.word_count)
+    .bind(d.reading_time_minutes)
+    .bind(d.created_by)
+    .bind(d.published_at)
+    .bind(d.scheduled_at)
+    .bind(d.version)
+    .bind(d.live_version)
+    .bind(d.created_at)
+    .bind(d.updated_at)
+    .bind(search_vector(d))
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
 /// Search terms by weight: title (A), subtitle and excerpt (B), body (C).
-fn search_terms(d: &ArticleData, plaintext: &str) -> [String; 3] {
+fn search_vector(d: &ArticleData) -> SearchVector {
     let middle = [
         d.subtitle.as_deref(),
         d.excerpt.as_deref().or(d.derived_excerpt.as_deref()),
@@ -566,69 +654,129 @@ fn search_terms(d: &ArticleData, plaintext: &str) -> [String; 3] {
     .flatten()
     .collect::<Vec<_>>()
     .join(" ");
-    [
-        search::document_terms(&d.title),
-        search::document_terms(&middle),
-        search::document_terms(plaintext),
-    ]
+    SearchVector::weighted([&d.title, &middle, &body::plaintext(&d.body)])
 }
 
-async fn sync_relations(tx: &mut PgConnection, d: &ArticleData) -> ApiResult<()> {
-    let body_images: Vec<Uuid> = body::image_ids(&d.body)
-        .into_iter()
-        .map(|(id, _)| id)
-        .collect();
-    // Ordered relations: replaced whole, positions from the array order.
-    for (table, column, ids) in [
-        ("article_authors", "author_id", &d.author_ids),
-        ("article_tags", "tag_id", &d.tag_ids),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "delete from {table} where article_id = $1"
-        )))
-        .bind(d.id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "insert into {table} (article_id, {column}, position) \
-             select $1, t.id, (t.n - 1)::smallint from unnest($2::uuid[]) with ordinality as t(id, n)"
-        )))
-        .bind(d.id)
-        .bind(ids)
+async fn sync_relations(
+    tx: &mut PgConnection,
+    copies: &[&ArticleData],
+    replace: bool,
+) -> ApiResult<()> {
+    sync_relations_rows(tx, copies, replace)
+        .await
+        .map_err(|err| on_constraint(err, SAVE_CONSTRAINTS))
+}
+
+/// Bylines, tags and body images of `copies`, replacing what they had when `replace`: three
+/// inserts whatever the number of copies.
+async fn sync_relations_rows(
+    tx: &mut PgConnection,
+    copies: &[&ArticleData],
+    replace: bool,
+) -> sqlx::Result<()> {
+    let ids: Vec<Uuid> = copies.iter().map(|c| c.id).collect();
+    if replace {
+        sqlx::query(
+            "with a as (delete from article_authors where article_id = any($1)), \
+             t as (delete from article_tags where article_id = any($1)) \
+             delete from article_body_images where article_id = any($1)",
+        )
+        .bind(&ids)
         .execute(&mut *tx)
         .await?;
     }
-    sqlx::query("delete from article_body_images where article_id = $1")
-        .bind(d.id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "insert into article_body_images (article_id, image_id) \
-         select distinct $1, id from unnest($2::uuid[]) as t(id)",
-    )
-    .bind(d.id)
-    .bind(&body_images)
-    .execute(&mut *tx)
-    .await
-    .map_err(|err| on_constraint(err, SAVE_CONSTRAINTS))?;
+    // Ordered relations get positions from the array order; body images are a set.
+    let relations: [(&str, fn(&ArticleData) -> Vec<Uuid>); 3] = [
+        (
+            "insert into article_authors (article_id, author_id, position) \
+             select * from unnest($1::uuid[], $2::uuid[], $3::smallint[])",
+            |c| c.author_ids.clone(),
+        ),
+        (
+            "insert into article_tags (article_id, tag_id, position) \
+             select * from unnest($1::uuid[], $2::uuid[], $3::smallint[])",
+            |c| c.tag_ids.clone(),
+        ),
+        (
+            "insert into article_body_images (article_id, image_id) \
+             select a, x from unnest($1::uuid[], $2::uuid[], $3::smallint[]) as t(a, x, p)",
+            |c| {
+                let mut ids: Vec<Uuid> = Vec::new();
+                for (id, _) in body::image_ids(&c.body) {
+                    if !ids.contains(&id) {
+                        ids.push(id);
+                    }
+                }
+                ids
+            },
+        ),
+    ];
+    for (sql, targets_of) in relations {
+        let (mut owners, mut targets, mut positions) = (Vec::new(), Vec::new(), Vec::new());
+        for copy in copies {
+            for (position, target) in targets_of(copy).into_iter().enumerate() {
+                owners.push(copy.id);
+                targets.push(target);
+                positions.push(i16::try_from(position).unwrap_or(i16::MAX));
+            }
+        }
+        if owners.is_empty() {
+            continue;
+        }
+        sqlx::query(sql)
+            .bind(&owners)
+            .bind(&targets)
+            .bind(&positions)
+            .execute(&mut *tx)
+            .await?;
+    }
     Ok(())
 }
 
 /// Takes the live copy from `published`, the working copy as just saved in this transaction
-/// (status `published`): renders its JSON
-/// once, indexes it for search, and adjusts the published-article counts of its authors and tags.
+/// (status `published`).
 pub async fn put_live(
     tx: &mut PgConnection,
     media: &Media,
     published: &ArticleData,
 ) -> ApiResult<()> {
-    let embeds = embeds(&mut *tx, media, &[published]).await?;
-    let (document, summary) = rendered(published, &embeds)?;
-    let previous: Option<(Vec<Uuid>, Vec<Uuid>)> =
-        sqlx::query_as("select author_ids, tag_ids from live_articles where article_id = $1")
-            .bind(published.id)
-            .fetch_optional(&mut *tx)
-            .await?;
+    put_live_many(tx, media, &[published]).await.map_err(|err| {
+        on_constraint(
+            err,
+            &[("live_articles_slug_key", || {
+                ApiError::Conflict("a published article already has this slug".into())
+            })],
+        )
+    })
+}
+
+/// Takes the live copies of `copies`, working copies as just saved in this transaction (status
+/// `published`): renders their JSON once, indexes them for search, and adjusts the
+/// published-article counts of their authors and tags. A fixed number of statements however
+/// many copies.
+pub async fn put_live_many(
+    tx: &mut PgConnection,
+    media: &Media,
+    copies: &[&ArticleData],
+) -> sqlx::Result<()> {
+    if copies.is_empty() {
+        return Ok(());
+    }
+    let embeds = embeds(&mut *tx, media, copies).await?;
+    let ids: Vec<Uuid> = copies.iter().map(|c| c.id).collect();
+    let (mut documents, mut summaries, mut snapshots) = (Vec::new(), Vec::new(), Vec::new());
+    for copy in copies {
+        let (document, summary) = rendered(copy, &embeds)?;
+        documents.push(document);
+        summaries.push(summary);
+        snapshots.push(DbJson(*copy));
+    }
+    let previous: Vec<(Uuid, Vec<Uuid>, Vec<Uuid>)> = sqlx::query_as(
+        "select article_id, author_ids, tag_ids from live_articles where article_id = any($1)",
+    )
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
     // The working copy was saved with this very content in this transaction: its search
     // vector is the live copy's, and building it again from 800 words was a third of the
     // database's work per published article.
@@ -636,8 +784,17 @@ pub async fn put_live(
         r#"
         insert into live_articles (article_id, slug, title, featured, language, published_at,
             updated_at, created_at, author_ids, tag_ids, search, snapshot, summary, document)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-            (select search from articles where id = $1), $11, $12, $13)
+        select a.id, a.slug, a.title, a.featured, a.language, a.published_at, a.updated_at,
+            a.created_at,
+            array(select x.author_id from article_authors x where x.article_id = a.id
+                order by x.position),
+            array(select x.tag_id from article_tags x where x.article_id = a.id
+                order by x.position),
+            a.search, t.snapshot,
+            t.summary, t.document
+        from unnest($1::uuid[], $2::jsonb[], $3::text[], $4::text[])
+            as t(id, snapshot, summary, document)
+        join articles a on a.id = t.id
         on conflict (article_id) do update set slug = excluded.slug, title = excluded.title,
             featured = excluded.featured, language = excluded.language,
             published_at = excluded.published_at, updated_at = excluded.updated_at,
@@ -646,54 +803,53 @@ pub async fn put_live(
             summary = excluded.summary, document = excluded.document
         "#,
     )
-    .bind(published.id)
-    .bind(&published.slug)
-    .bind(&published.title)
-    .bind(published.featured)
-    .bind(&published.language)
-    .bind(published.published_at)
-    .bind(published.updated_at)
-    .bind(published.created_at)
-    .bind(&published.author_ids)
-    .bind(&published.tag_ids)
-    .bind(DbJson(published))
-    .bind(summary)
-    .bind(document)
-    .execute(&mut *tx)
-    .await
-    .map_err(|err| {
-        on_constraint(
-            err,
-            &[("live_articles_slug_key", || {
-                ApiError::Conflict("a published article already has this slug".into())
-            })],
-        )
-    })?;
-    sqlx::query("delete from live_article_images where article_id = $1")
-        .bind(published.id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "insert into live_article_images (article_id, image_id) select $1, id from unnest($2::uuid[]) as t(id)",
-    )
-    .bind(published.id)
-    .bind(published.image_ids())
+    .bind(&ids)
+    .bind(&snapshots)
+    .bind(&summaries)
+    .bind(&documents)
     .execute(&mut *tx)
     .await?;
-    let (old_authors, old_tags) = previous.unwrap_or_default();
-    adjust_counts(
-        tx,
-        (&old_authors, &old_tags),
-        (&published.author_ids, &published.tag_ids),
-    )
-    .await
+    let (mut owners, mut images) = (Vec::new(), Vec::new());
+    for copy in copies {
+        for image in copy.image_ids() {
+            owners.push(copy.id);
+            images.push(image);
+        }
+    }
+    // Two statements: an insert in the same statement as the delete would still see the rows
+    // it replaces.
+    let republished: Vec<Uuid> = previous.iter().map(|(id, _, _)| *id).collect();
+    if !republished.is_empty() {
+        sqlx::query("delete from live_article_images where article_id = any($1)")
+            .bind(&republished)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if !owners.is_empty() {
+        sqlx::query(
+            "insert into live_article_images (article_id, image_id) \
+             select * from unnest($1::uuid[], $2::uuid[])",
+        )
+        .bind(&owners)
+        .bind(&images)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let mut deltas = CountDeltas::default();
+    for (_, authors, tags) in &previous {
+        deltas.add(authors, tags, -1);
+    }
+    for copy in copies {
+        deltas.add(&copy.author_ids, &copy.tag_ids, 1);
+    }
+    deltas.apply(tx).await
 }
 
 /// The stored JSON texts of a live copy: the full document and the list summary (no body).
-fn rendered(copy: &ArticleData, embeds: &Embeds) -> ApiResult<(String, String)> {
+fn rendered(copy: &ArticleData, embeds: &Embeds) -> sqlx::Result<(String, String)> {
     let json = |include_body| {
         serde_json::to_string(&render(copy, embeds, include_body))
-            .map_err(|e| ApiError::Internal(e.into()))
+            .map_err(|e| sqlx::Error::Encode(e.into()))
     };
     Ok((json(true)?, json(false)?))
 }
@@ -707,39 +863,61 @@ pub async fn remove_live(tx: &mut PgConnection, id: Uuid) -> ApiResult<()> {
     .fetch_optional(&mut *tx)
     .await?;
     if let Some((authors, tags)) = removed {
-        adjust_counts(tx, (&authors, &tags), (&[], &[])).await?;
+        let mut deltas = CountDeltas::default();
+        deltas.add(&authors, &tags, -1);
+        deltas.apply(tx).await?;
     }
     Ok(())
 }
 
-/// `article_count` of authors and tags: their published articles, kept in step by every
-/// publish and unpublish (so lists can sort by it) as +1/-1 for the relations a live copy
-/// gained or lost. Recounting instead read every live copy of each tag: an import of 5,000
-/// articles spent most of its time there.
-async fn adjust_counts(
-    tx: &mut PgConnection,
-    (old_authors, old_tags): (&[Uuid], &[Uuid]),
-    (new_authors, new_tags): (&[Uuid], &[Uuid]),
-) -> ApiResult<()> {
-    for (table, old, new) in [
-        ("authors", old_authors, new_authors),
-        ("tags", old_tags, new_tags),
-    ] {
-        let added: Vec<Uuid> = new.iter().filter(|id| !old.contains(id)).copied().collect();
-        let removed: Vec<Uuid> = old.iter().filter(|id| !new.contains(id)).copied().collect();
-        if added.is_empty() && removed.is_empty() {
-            continue;
+/// Changes to `article_count` of authors and tags: their published articles, kept in step by
+/// every publish and unpublish (so lists can sort by it) as the net +n/-n of the relations live
+/// copies gained or lost. Recounting instead read every live copy of each tag: an import of
+/// 5,000 articles spent most of its time there.
+#[derive(Default)]
+struct CountDeltas {
+    authors: std::collections::BTreeMap<Uuid, i32>,
+    tags: std::collections::BTreeMap<Uuid, i32>,
+}
+
+impl CountDeltas {
+    fn add(&mut self, authors: &[Uuid], tags: &[Uuid], by: i32) {
+        for id in authors {
+            *self.authors.entry(*id).or_default() += by;
         }
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "update {table} set article_count = article_count \
-             + case when id = any($1) then 1 else -1 end where id = any($1) or id = any($2)"
-        )))
-        .bind(&added)
-        .bind(&removed)
-        .execute(&mut *tx)
-        .await?;
+        for id in tags {
+            *self.tags.entry(*id).or_default() += by;
+        }
     }
-    Ok(())
+
+    /// One statement per table; rows are updated in id order (the maps are sorted), so two
+    /// imports touching the same tags cannot deadlock on them.
+    async fn apply(self, tx: &mut PgConnection) -> sqlx::Result<()> {
+        for (sql, deltas) in [
+            (
+                "update authors t set article_count = t.article_count + d.n \
+                 from unnest($1::uuid[], $2::int[]) as d(id, n) where t.id = d.id",
+                self.authors,
+            ),
+            (
+                "update tags t set article_count = t.article_count + d.n \
+                 from unnest($1::uuid[], $2::int[]) as d(id, n) where t.id = d.id",
+                self.tags,
+            ),
+        ] {
+            let (ids, by): (Vec<Uuid>, Vec<i32>) =
+                deltas.into_iter().filter(|(_, n)| *n != 0).unzip();
+            if ids.is_empty() {
+                continue;
+            }
+            sqlx::query(sql)
+                .bind(&ids)
+                .bind(&by)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 /// What a change elsewhere touched: live copies that embed it are rendered again.
@@ -806,14 +984,22 @@ async fn rerender_ids(tx: &mut PgConnection, media: &Media, ids: &[Uuid]) -> Api
     let copies: Vec<ArticleData> = snapshots.into_iter().map(|s| s.0).collect();
     let refs: Vec<&ArticleData> = copies.iter().collect();
     let embeds = embeds(&mut *tx, media, &refs).await?;
+    let (mut documents, mut summaries) = (Vec::new(), Vec::new());
     for copy in &copies {
         let (document, summary) = rendered(copy, &embeds)?;
-        sqlx::query("update live_articles set document = $2, summary = $3 where article_id = $1")
-            .bind(copy.id)
-            .bind(document)
-            .bind(summary)
-            .execute(&mut *tx)
-            .await?;
+        documents.push(document);
+        summaries.push(summary);
     }
+    let ids: Vec<Uuid> = copies.iter().map(|c| c.id).collect();
+    sqlx::query(
+        "update live_articles l set document = t.document, summary = t.summary \
+         from unnest($1::uuid[], $2::text[], $3::text[]) as t(id, document, summary) \
+         where l.article_id = t.id",
+    )
+    .bind(&ids)
+    .bind(&documents)
+    .bind(&summaries)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }

@@ -573,6 +573,50 @@ fn titles(list: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Galley builds search vectors itself instead of having PostgreSQL parse the terms again; they
+/// must be the very vectors `to_tsvector` makes of the same terms, or ranking and matching of
+/// existing rows would drift from new ones.
+#[sqlx::test]
+async fn search_vectors_built_in_galley_equal_postgresql_to_tsvector(pool: PgPool) {
+    use galley::articles::search::{SearchVector, document_terms};
+    let long_word = "x".repeat(3000);
+    let many = "echo ".repeat(300);
+    let cases: Vec<[String; 3]> = vec![
+        [
+            "Pan Zhanle’s 我的阿勒泰!".into(),
+            "A subtitle about 松弛感".into(),
+            "Body text, body TEXT again: 2024 Olympics; café naïve Ærø 100m v2".into(),
+        ],
+        ["".into(), "".into(), "".into()],
+        [
+            "Title".into(),
+            "".into(),
+            format!("start {long_word} end {many}"),
+        ],
+        // Past 16,383 positions and 255 per lexeme, within one text and across them.
+        [
+            "echo ".repeat(20),
+            many.clone(),
+            (0..17_000).map(|i| format!("w{} 松弛 ", i % 7)).collect(),
+        ],
+    ];
+    for texts in cases {
+        let terms = texts.each_ref().map(|t| document_terms(t).join(" "));
+        let same: bool = sqlx::query_scalar(
+            "select $1 = setweight(to_tsvector('simple', $2), 'A') \
+             || setweight(to_tsvector('simple', $3), 'B') || setweight(to_tsvector('simple', $4), 'C')",
+        )
+        .bind(SearchVector::weighted(texts.each_ref().map(String::as_str)))
+        .bind(&terms[0])
+        .bind(&terms[1])
+        .bind(&terms[2])
+        .fetch_one(&pool)
+        .await
+        .expect("compare");
+        assert!(same, "{:?}", &texts[0]);
+    }
+}
+
 #[sqlx::test]
 async fn search_finds_cjk_terms_ranks_titles_first_and_never_shows_drafts(pool: PgPool) {
     let app = TestApp::new(pool);
