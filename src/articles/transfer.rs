@@ -12,7 +12,10 @@
 //! import last wrote it (or that no import ever wrote); that line is a `409` naming the versions,
 //! and `overwrite` takes the file's side.
 
-use std::collections::HashMap;
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex},
+};
 
 use axum::{
     Json,
@@ -26,6 +29,7 @@ use futures_util::{Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sqlx::PgConnection;
+use tokio::sync::{RwLock, oneshot};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -125,15 +129,27 @@ enum Outcome {
     Unchanged,
 }
 
-/// A line as cut from the stream: its bytes, or why it could not be taken.
-type RawLine = (u64, Result<Vec<u8>, ApiError>);
+/// A line as cut from the stream: its bytes, or the byte limit it went over.
+type RawLine = (u64, Result<Vec<u8>, usize>);
 
 /// A line parsed, with the field errors of its image references, or why it could not be.
 type ParsedLine = (u64, ApiResult<(ArticleLine, Vec<FieldError>)>);
 
+/// What became of each line of a batch.
+type Outcomes = Vec<(u64, ApiResult<Outcome>)>;
+
+/// Batches written at the same time, each in its own transaction: while PostgreSQL works on
+/// one, Galley prepares the other, and PostgreSQL gets a second core.
+const BATCHES_IN_FLIGHT: usize = 2;
+
 /// Imports NDJSON from `chunks`. `actor` is recorded on revisions and events (`None` for the
 /// command line); `progress` sees the report after every batch. Fails only when the database
 /// does; bad lines are in the report.
+///
+/// Batches run concurrently but take effect as if one after the other: a batch whose lines
+/// name an article (by key or slug) that a running batch also names, that would create
+/// authors or tags, or that is a dry run waits until the batches before it are done and runs
+/// alone.
 pub async fn import<S, E>(
     state: &AppState,
     actor: Option<Uuid>,
@@ -146,28 +162,39 @@ where
     E: std::fmt::Display,
 {
     let max_line = state.config.body_limit_bytes;
-    let mut importer = Importer {
-        state,
+    let shared = Arc::new(Shared {
+        state: state.clone(),
         actor,
         options,
+        images: Mutex::new(HashMap::new()),
+        refs: Mutex::new(store::RefCache::new()),
+        gate: RwLock::new(()),
+        writing: Mutex::new(HashMap::new()),
+    });
+    let mut running = Running {
         report: ImportReport {
             dry_run: options.dry_run,
             ..ImportReport::default()
         },
-        images: HashMap::new(),
-        refs: store::RefCache::new(),
-        savepoint: false,
-        pending: PendingNew::default(),
-        flush_failures: Vec::new(),
+        batches: VecDeque::new(),
+        turn: None,
+        number: 0,
+        failure: None,
     };
     let mut line = Vec::new();
     let mut line_no: u64 = 0;
     let mut too_long = false;
     let mut batch: Vec<RawLine> = Vec::with_capacity(BATCH_LINES);
+    let mut broken = None;
     while let Some(chunk) = chunks.next().await {
         // A broken stream (client gone) ends the import; the unfinished batch is not written.
-        let chunk =
-            chunk.map_err(|err| ApiError::bad_request(format!("reading the body: {err}")))?;
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(err) => {
+                broken = Some(ApiError::bad_request(format!("reading the body: {err}")));
+                break;
+            }
+        };
         let mut rest: &[u8] = &chunk;
         while !rest.is_empty() {
             let (part, ended) = match rest.iter().position(|b| *b == b'\n') {
@@ -187,21 +214,30 @@ where
                 line_no += 1;
                 take_line(&mut batch, line_no, &mut line, &mut too_long, max_line);
                 if batch.len() >= BATCH_LINES {
-                    importer.write_batch(std::mem::take(&mut batch)).await?;
-                    progress(&importer.report);
+                    running.start(&shared, std::mem::take(&mut batch));
+                    running.limit(BATCHES_IN_FLIGHT - 1, &mut progress).await;
                 }
             }
         }
+        if running.failure.is_some() {
+            break;
+        }
     }
-    if !line.is_empty() || too_long {
-        line_no += 1;
-        take_line(&mut batch, line_no, &mut line, &mut too_long, max_line);
+    if broken.is_none() && running.failure.is_none() {
+        if !line.is_empty() || too_long {
+            line_no += 1;
+            take_line(&mut batch, line_no, &mut line, &mut too_long, max_line);
+        }
+        if !batch.is_empty() {
+            running.start(&shared, batch);
+        }
     }
-    if !batch.is_empty() {
-        importer.write_batch(batch).await?;
-        progress(&importer.report);
+    // Batches already started finish either way: each is whole or not at all.
+    running.limit(0, &mut progress).await;
+    match running.failure.or(broken) {
+        Some(err) => Err(err),
+        None => Ok(running.report),
     }
-    Ok(importer.report)
 }
 
 fn take_line(
@@ -214,23 +250,201 @@ fn take_line(
     let bytes = std::mem::take(line);
     if *too_long {
         *too_long = false;
-        batch.push((
-            line_no,
-            Err(ApiError::PayloadTooLarge(format!(
-                "the line exceeds {max} bytes"
-            ))),
-        ));
+        batch.push((line_no, Err(max)));
     } else if !bytes.iter().all(u8::is_ascii_whitespace) {
         batch.push((line_no, Ok(bytes)));
     }
 }
 
+/// The batches of an import under way, and the report of those done.
+struct Running {
+    report: ImportReport,
+    batches: VecDeque<tokio::task::JoinHandle<ApiResult<Outcomes>>>,
+    /// Told when the last batch started holds the gate; the next one waits for it.
+    turn: Option<oneshot::Receiver<()>>,
+    number: u64,
+    /// The first batch that failed (the database did), ending the import.
+    failure: Option<ApiError>,
+}
+
+impl Running {
+    fn start(&mut self, shared: &Arc<Shared>, lines: Vec<RawLine>) {
+        let (signal, turn) = oneshot::channel();
+        self.number += 1;
+        self.batches.push_back(tokio::spawn(run_batch(
+            shared.clone(),
+            self.number,
+            lines,
+            self.turn.replace(turn),
+            signal,
+        )));
+    }
+
+    /// Waits until at most `left` batches run, counting those done into the report in order.
+    async fn limit(&mut self, left: usize, progress: &mut impl FnMut(&ImportReport)) {
+        while self.batches.len() > left {
+            let Some(batch) = self.batches.pop_front() else {
+                return;
+            };
+            let outcomes = batch
+                .await
+                .map_err(|err| ApiError::Internal(anyhow::anyhow!("import batch: {err}")))
+                .and_then(|outcomes| outcomes);
+            match outcomes.and_then(|outcomes| count(&mut self.report, outcomes)) {
+                Ok(()) => progress(&self.report),
+                Err(err) => {
+                    self.failure.get_or_insert(err);
+                }
+            }
+        }
+    }
+}
+
+/// Adds a batch's outcomes to the report; a server error among them fails the import.
+fn count(report: &mut ImportReport, outcomes: Outcomes) -> ApiResult<()> {
+    for (line_no, result) in outcomes {
+        match result {
+            Ok(Outcome::Created) => report.created += 1,
+            Ok(Outcome::Updated) => report.updated += 1,
+            Ok(Outcome::Unchanged) => report.unchanged += 1,
+            Err(err) if err.status().is_server_error() => return Err(err),
+            Err(err) => {
+                report.failed += 1;
+                if report.errors.len() < MAX_REPORTED_ERRORS {
+                    let problem = err.problem();
+                    report.errors.push(LineError {
+                        line: line_no,
+                        status: problem.status,
+                        detail: problem.detail.unwrap_or(problem.title),
+                        errors: problem.errors,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the batches of one import share.
+struct Shared {
+    state: AppState,
+    actor: Option<Uuid>,
+    options: ImportOptions,
+    /// sha256 → image id, and authors and tags found: looked up once per import. Each batch
+    /// works on its own copy and adds what it found once committed.
+    images: Mutex<HashMap<String, Option<Uuid>>>,
+    refs: Mutex<store::RefCache>,
+    /// Held shared by batches that may run side by side, alone by the others.
+    gate: RwLock<()>,
+    /// The keys the batches holding the gate write, by batch number.
+    writing: Mutex<HashMap<Key, u64>>,
+}
+
+impl Shared {
+    fn images(&self) -> HashMap<String, Option<Uuid>> {
+        self.images.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    fn refs(&self) -> store::RefCache {
+        self.refs.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    fn overlaps(&self, keys: &[Key]) -> bool {
+        self.writing
+            .lock()
+            .map(|writing| keys.iter().any(|key| writing.contains_key(key)))
+            .unwrap_or(true)
+    }
+
+    fn mark_writing(&self, number: u64, keys: Vec<Key>, writing: bool) {
+        if let Ok(mut map) = self.writing.lock() {
+            if writing {
+                map.extend(keys.into_iter().map(|key| (key, number)));
+            } else {
+                map.retain(|_, n| *n != number);
+            }
+        }
+    }
+}
+
+/// One batch, from parsing its lines to its commit; `turn` resolves when the batch before it
+/// holds the gate, and `signal` tells the next one the same.
+async fn run_batch(
+    shared: Arc<Shared>,
+    number: u64,
+    lines: Vec<RawLine>,
+    mut turn: Option<oneshot::Receiver<()>>,
+    signal: oneshot::Sender<()>,
+) -> ApiResult<Outcomes> {
+    let mut signal = Some(signal);
+    let mut alone = shared.options.dry_run;
+    loop {
+        let mut batch = Importer::new(&shared);
+        let parsed = batch.parse_all(&lines).await?;
+        if let Some(turn) = turn.take() {
+            // An error means that batch ended without holding the gate: go on.
+            let _ = turn.await;
+        }
+        let keys: Vec<Key> = parsed
+            .iter()
+            .filter_map(|(_, line)| line.as_ref().ok())
+            .flat_map(|(line, _)| line_keys(line))
+            .collect();
+        alone = alone
+            || shared.overlaps(&keys)
+            || !parsed.iter().all(|(_, line)| match line {
+                Ok((line, _)) => batch.refs_cached(line),
+                Err(_) => true,
+            });
+        let (_shared_gate, _own_gate) = if alone {
+            (None, Some(shared.gate.write().await))
+        } else {
+            (Some(shared.gate.read().await), None)
+        };
+        shared.mark_writing(number, keys.clone(), true);
+        if let Some(signal) = signal.take() {
+            let _ = signal.send(());
+        }
+        // What the batches before found and committed meanwhile.
+        batch.refs = shared.refs();
+        let result = batch.write_batch(parsed).await;
+        shared.mark_writing(number, keys, false);
+        match result {
+            Ok(outcomes) => {
+                if !shared.options.dry_run {
+                    if let Ok(mut refs) = shared.refs.lock() {
+                        refs.extend(batch.refs);
+                    }
+                }
+                if let Ok(mut images) = shared.images.lock() {
+                    images.extend(batch.images);
+                }
+                return Ok(outcomes);
+            }
+            // Two batches side by side can still deadlock (say, on slugs both chose): the
+            // database undid this one; it runs again, alone.
+            Err(err) if !alone && is_deadlock(&err) => alone = true,
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+fn is_deadlock(err: &ApiError) -> bool {
+    match err {
+        ApiError::Internal(cause) => cause
+            .downcast_ref::<sqlx::Error>()
+            .and_then(|e| e.as_database_error())
+            .and_then(|e| e.code())
+            .is_some_and(|code| code == "40P01"),
+        _ => false,
+    }
+}
+
+/// One batch's work: its transaction, its caches, and the new articles waiting to be written.
 struct Importer<'a> {
     state: &'a AppState,
     actor: Option<Uuid>,
     options: ImportOptions,
-    report: ImportReport,
-    /// sha256 → image id, looked up once per import.
     images: HashMap<String, Option<Uuid>>,
     refs: store::RefCache,
     /// Whether the current line opened its savepoint (before its first write).
@@ -250,7 +464,7 @@ struct PendingNew {
     explicit_slugs: Vec<bool>,
 }
 
-impl Importer<'_> {
+impl<'a> Importer<'a> {
     /// Opens the line's savepoint before its first write, so a failure later in the line undoes
     /// what it wrote; reads need none, and most lines of a re-run only read.
     async fn before_writing(&mut self, tx: &mut PgConnection) -> sqlx::Result<()> {
@@ -263,16 +477,43 @@ impl Importer<'_> {
         Ok(())
     }
 
-    async fn write_batch(&mut self, lines: Vec<RawLine>) -> ApiResult<()> {
-        let mut tx = self.state.db.begin().await?;
+    fn new(shared: &'a Shared) -> Self {
+        Importer {
+            state: &shared.state,
+            actor: shared.actor,
+            options: shared.options,
+            images: shared.images(),
+            refs: shared.refs(),
+            savepoint: false,
+            pending: PendingNew::default(),
+            flush_failures: Vec::new(),
+        }
+    }
+
+    async fn parse_all(&mut self, lines: &[RawLine]) -> ApiResult<Vec<ParsedLine>> {
         let mut parsed = Vec::with_capacity(lines.len());
         for (line_no, raw) in lines {
             let line = match raw {
-                Ok(bytes) => self.parse_line(&mut tx, &bytes).await,
-                Err(err) => Err(err),
+                Ok(bytes) => self.parse_line(bytes).await,
+                Err(max) => Err(ApiError::PayloadTooLarge(format!(
+                    "the line exceeds {max} bytes"
+                ))),
             };
-            parsed.push((line_no, line));
+            parsed.push((*line_no, line));
         }
+        Ok(parsed)
+    }
+
+    /// Whether writing `line` only reads authors and tags (all known already).
+    fn refs_cached(&self, line: &ArticleLine) -> bool {
+        let cached = |kind, refs: &Option<Vec<RefInput>>| {
+            store::all_cached(&self.refs, kind, refs.as_deref().unwrap_or_default())
+        };
+        cached(store::RefKind::Authors, &line.authors) && cached(store::RefKind::Tags, &line.tags)
+    }
+
+    async fn write_batch(&mut self, parsed: Vec<ParsedLine>) -> ApiResult<Outcomes> {
+        let mut tx = self.state.db.begin().await?;
         let mut known = self.prefetch(&mut tx, &parsed).await?;
         let mut outcomes = Vec::with_capacity(parsed.len());
         for (line_no, line) in parsed {
@@ -305,47 +546,21 @@ impl Importer<'_> {
         }
         if self.options.dry_run {
             tx.rollback().await?;
-            // What the batch created is gone again.
-            self.refs.clear();
         } else {
             tx.commit().await?;
         }
-        for (line_no, result) in outcomes {
-            match result {
-                Ok(Outcome::Created) => self.report.created += 1,
-                Ok(Outcome::Updated) => self.report.updated += 1,
-                Ok(Outcome::Unchanged) => self.report.unchanged += 1,
-                Err(err) if err.status().is_server_error() => return Err(err),
-                Err(err) => {
-                    self.report.failed += 1;
-                    if self.report.errors.len() < MAX_REPORTED_ERRORS {
-                        let problem = err.problem();
-                        self.report.errors.push(LineError {
-                            line: line_no,
-                            status: problem.status,
-                            detail: problem.detail.unwrap_or(problem.title),
-                            errors: problem.errors,
-                        });
-                    }
-                }
-            }
-        }
-        Ok(())
+        Ok(outcomes)
     }
 
     /// A line's JSON with images named by sha256 resolved; unknown ones are field errors the
     /// line carries into validation.
-    async fn parse_line(
-        &mut self,
-        tx: &mut PgConnection,
-        bytes: &[u8],
-    ) -> ApiResult<(ArticleLine, Vec<FieldError>)> {
+    async fn parse_line(&mut self, bytes: &[u8]) -> ApiResult<(ArticleLine, Vec<FieldError>)> {
         let text = std::str::from_utf8(bytes)
             .map_err(|err| ApiError::bad_request(format!("the line is not valid UTF-8: {err}")))?;
         let mut value: Value = serde_json::from_str(text)
             .map_err(|err| ApiError::bad_request(format!("malformed JSON: {err}")))?;
         let mut errors = Vec::new();
-        self.images_by_sha256(tx, &mut value, &mut errors).await?;
+        self.images_by_sha256(&mut value, &mut errors).await?;
         Ok((crate::http::extract::parse_value(value)?, errors))
     }
 
@@ -573,7 +788,6 @@ impl Importer<'_> {
     /// Rewrites `banner.image_sha256` and `body[i].image_sha256` into image ids.
     async fn images_by_sha256(
         &mut self,
-        tx: &mut PgConnection,
         value: &mut Value,
         errors: &mut Vec<FieldError>,
     ) -> sqlx::Result<()> {
@@ -616,7 +830,7 @@ impl Importer<'_> {
                         "select id from images where sha256 = decode($1, 'hex')",
                     )
                     .bind(&sha)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&self.state.db)
                     .await?;
                     self.images.insert(sha, id);
                     id
@@ -755,6 +969,19 @@ impl Known {
             return None;
         }
         Some(self.stored.remove(key))
+    }
+}
+
+/// What two batches must not write side by side: the line's key and the slug it wants (which
+/// both could otherwise choose, or wait on each other for).
+fn line_keys(line: &ArticleLine) -> Vec<Key> {
+    let slug = Key::Slug(match &line.slug {
+        Some(slug) => slug.clone(),
+        None => slug::slugify(line.title.trim(), "article"),
+    });
+    match line_key(line) {
+        key if key == slug => vec![key],
+        key => vec![key, slug],
     }
 }
 
