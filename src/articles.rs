@@ -868,13 +868,34 @@ impl Filters {
             Some(expression) => {
                 qb.push(format!(
                     " from (select x.*, ts_rank(x.search, x.query) as rank, \
-                     count(*) over () as matches from (select {p}.*, q.query{extra} \
-                     from {table} {p}, cast("
-                ))
-                .push_bind(expression.clone())
-                .push(format!(
-                    " as tsquery) as q(query) where {p}.search @@ q.query"
+                     count(*) over () as matches from (select {p}.*, q.query{extra} from "
                 ));
+                match view {
+                    View::Live => {
+                        qb.push("live_articles l");
+                    }
+                    // Working copies unchanged since publishing are indexed only in their live
+                    // copy's vector, which is theirs (migration 0008).
+                    View::Working => {
+                        qb.push(
+                            "(select s.id from articles s where s.live_version is distinct from \
+                             s.version and s.search @@ cast(",
+                        )
+                        .push_bind(expression.clone())
+                        .push(
+                            " as tsquery) union all select l.article_id from live_articles l \
+                             join articles s on s.id = l.article_id and s.live_version = s.version \
+                             where l.search @@ cast(",
+                        )
+                        .push_bind(expression.clone())
+                        .push(" as tsquery)) m join articles a on a.id = m.id");
+                    }
+                }
+                qb.push(", cast(")
+                    .push_bind(expression.clone())
+                    .push(format!(
+                        " as tsquery) as q(query) where {p}.search @@ q.query"
+                    ));
                 self.push_where(qb, view);
                 qb.push(format!(
                     " order by {recency} desc limit {SEARCH_CANDIDATES}) x) {p} where true"

@@ -695,6 +695,34 @@ async fn search_finds_cjk_terms_ranks_titles_first_and_never_shows_drafts(pool: 
         .await
         .json();
     assert_eq!(drafts["meta"]["total"], 2);
+    // A published copy edited since is found by its working text in the working view, by its
+    // published text in the live one.
+    let market = gold["data"][1]["id"].as_str().expect("id").to_owned();
+    let response = app
+        .patch(
+            &format!("/v1/articles/{market}"),
+            Some(&editor),
+            json!({"body_markdown": "Silver prices rose on Monday."}),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let working = |q: &str| format!("/v1/articles?view=working&q={}", urlencode(q));
+    assert_eq!(
+        titles(&app.get(&working("silver"), Some(&editor)).await.json()),
+        vec!["Market notes"]
+    );
+    assert_eq!(
+        titles(&app.get(&working("gold"), Some(&editor)).await.json()),
+        vec!["Pan Zhanle wins gold"]
+    );
+    assert_eq!(
+        titles(&app.get(&search("gold"), None).await.json()),
+        vec!["Pan Zhanle wins gold", "Market notes"]
+    );
+    assert_eq!(
+        titles(&app.get(&search("silver"), None).await.json()),
+        Vec::<String>::new()
+    );
 
     let filtered = |query: &str| format!("/v1/articles?{query}");
     assert_eq!(
