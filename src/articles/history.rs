@@ -35,29 +35,28 @@ pub async fn record(
     actor: Option<Uuid>,
     keep: u32,
 ) -> ApiResult<()> {
-    Ok(record_many(tx, &[data], action, actor, keep).await?)
+    Ok(record_many(tx, &[&store::Saved::of(data)?], action, actor, keep).await?)
 }
 
 /// `record` for many articles at once, in three statements.
 pub async fn record_many(
     tx: &mut PgConnection,
-    copies: &[&ArticleData],
+    saved: &[&store::Saved<'_>],
     action: &str,
     actor: Option<Uuid>,
     keep: u32,
 ) -> sqlx::Result<()> {
-    if copies.is_empty() {
+    if saved.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = copies.iter().map(|c| c.id).collect();
-    let versions: Vec<i32> = copies.iter().map(|c| c.version).collect();
-    let snapshots: Vec<sqlx::types::Json<&ArticleData>> =
-        copies.iter().map(|c| sqlx::types::Json(*c)).collect();
+    let ids: Vec<Uuid> = saved.iter().map(|s| s.copy.id).collect();
+    let versions: Vec<i32> = saved.iter().map(|s| s.copy.version).collect();
+    let snapshots: Vec<&str> = saved.iter().map(|s| s.snapshot.as_str()).collect();
     let numbers: Vec<(Uuid, i32)> = sqlx::query_as(
         "insert into article_revisions (article_id, number, action, actor_id, version, snapshot) \
          select t.id, coalesce((select max(r.number) from article_revisions r \
-                where r.article_id = t.id), 0) + 1, $4, $5, t.version, t.snapshot \
-         from unnest($1::uuid[], $2::int[], $3::jsonb[]) as t(id, version, snapshot) \
+                where r.article_id = t.id), 0) + 1, $4, $5, t.version, t.snapshot::json \
+         from unnest($1::uuid[], $2::int[], $3::text[]) as t(id, version, snapshot) \
          returning article_id, number",
     )
     .bind(&ids)

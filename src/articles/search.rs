@@ -12,8 +12,6 @@
 //! format) and the `tsquery` text, so no PostgreSQL parser runs over them. Running
 //! `to_tsvector` over 800 words again was a third of the database's work per imported article.
 
-use std::collections::HashMap;
-
 use sqlx::{
     Encode, Postgres, Type,
     encode::IsNull,
@@ -56,19 +54,25 @@ fn each_term(text: &str, mut f: impl FnMut(&str)) {
 }
 
 /// A search vector: each lexeme with its positions, weight in the top two bits.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug)]
 pub struct SearchVector {
-    lexemes: HashMap<String, Lexeme>,
+    /// Each lexeme and its place in `lexemes`.
+    index: foldhash::HashMap<String, u32>,
+    lexemes: Vec<Lexeme>,
+    /// Every position kept, with its lexeme's place: in order, so ascending for each lexeme.
+    positions: Vec<(u32, u16)>,
 }
 
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 struct Lexeme {
-    positions: Vec<u16>,
     /// The text (0, 1, 2) that `kept` and `last` count in.
     text: usize,
     /// Positions `to_tsvector` of that text alone keeps, and the last of them.
     kept: usize,
     last: u16,
+    /// Positions kept in all, and the last of them.
+    stored: usize,
+    last_stored: u16,
 }
 
 impl SearchVector {
@@ -79,7 +83,12 @@ impl SearchVector {
     /// lexeme's 255th in one text (256th in all), and lexemes past the 1 MB a vector holds
     /// (where `to_tsvector` would fail).
     pub fn weighted(texts: [&str; 3]) -> Self {
-        let mut vector = Self::default();
+        // An 800-word article has some 400 distinct terms.
+        let mut vector = Self {
+            index: foldhash::HashMap::with_capacity_and_hasher(512, Default::default()),
+            lexemes: Vec::with_capacity(512),
+            positions: Vec::with_capacity(1024),
+        };
         let mut bytes = 0;
         // `||` numbers the right side on from the highest position stored on the left.
         let mut offset: u16 = 0;
@@ -91,15 +100,22 @@ impl SearchVector {
                     return;
                 }
                 own = own.saturating_add(1).min(MAX_POSITION);
-                let lexeme = match vector.lexemes.get_mut(term) {
-                    Some(lexeme) => lexeme,
+                let at = match vector.index.get(term) {
+                    Some(at) => *at,
                     None if bytes + term.len() > MAX_VECTOR_BYTES => return,
                     None => {
                         bytes += term.len();
-                        vector.lexemes.entry(term.to_owned()).or_default()
+                        let at = vector.lexemes.len() as u32;
+                        vector.index.insert(term.to_owned(), at);
+                        vector.lexemes.push(Lexeme {
+                            text: text_no,
+                            ..Lexeme::default()
+                        });
+                        at
                     }
                 };
-                if lexeme.text != text_no || lexeme.positions.is_empty() {
+                let lexeme = &mut vector.lexemes[at as usize];
+                if lexeme.text != text_no {
                     (lexeme.text, lexeme.kept, lexeme.last) = (text_no, 0, 0);
                 }
                 // to_tsvector of this text alone: at most 255 positions, none twice.
@@ -109,17 +125,13 @@ impl SearchVector {
                 lexeme.kept += 1;
                 lexeme.last = own;
                 // `||`: at most 256 in all, nothing after the last position.
-                let full = lexeme.positions.len() > MAX_POSITIONS;
-                if full
-                    || lexeme
-                        .positions
-                        .last()
-                        .is_some_and(|p| p & 0x3FFF == MAX_POSITION)
-                {
+                if lexeme.stored > MAX_POSITIONS || lexeme.last_stored == MAX_POSITION {
                     return;
                 }
                 let position = (own + offset).min(MAX_POSITION);
-                lexeme.positions.push(weight << 14 | position);
+                lexeme.stored += 1;
+                lexeme.last_stored = position;
+                vector.positions.push((at, weight << 14 | position));
                 highest = highest.max(position);
             });
             offset = highest;
@@ -145,10 +157,28 @@ impl PgHasArrayType for SearchVector {
 
 impl Encode<'_, Postgres> for SearchVector {
     fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-        let mut sorted: Vec<(&String, &Lexeme)> = self.lexemes.iter().collect();
+        // Each lexeme's positions together, in the order they came.
+        let mut start = Vec::with_capacity(self.lexemes.len() + 1);
+        let mut next = 0;
+        for lexeme in &self.lexemes {
+            start.push(next);
+            next += lexeme.stored;
+        }
+        let mut grouped = vec![0u16; next];
+        let mut fill = start.clone();
+        for (at, position) in &self.positions {
+            grouped[fill[*at as usize]] = *position;
+            fill[*at as usize] += 1;
+        }
+        let mut sorted: Vec<(&String, usize)> = self
+            .index
+            .iter()
+            .map(|(lexeme, at)| (lexeme, *at as usize))
+            .collect();
         sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
         buf.extend_from_slice(&i32::try_from(sorted.len())?.to_be_bytes());
-        for (lexeme, Lexeme { positions, .. }) in sorted {
+        for (lexeme, at) in sorted {
+            let positions = &grouped[start[at]..start[at] + self.lexemes[at].stored];
             buf.extend_from_slice(lexeme.as_bytes());
             buf.push(0);
             buf.extend_from_slice(&u16::try_from(positions.len())?.to_be_bytes());
@@ -199,18 +229,25 @@ fn each_run(text: &str, mut f: impl FnMut(Run<'_>)) {
     let mut word = String::new();
     let mut cjk: Vec<char> = Vec::new();
     for c in text.chars() {
-        if is_cjk(c) {
+        if c.is_ascii() {
+            if c.is_ascii_alphanumeric() {
+                if !cjk.is_empty() {
+                    flush(&mut f, &mut String::new(), &mut cjk);
+                }
+                word.push(c.to_ascii_lowercase());
+            } else if c == '\'' && !word.is_empty() {
+                // "Don't" and "Don’t" index alike, as "dont".
+            } else {
+                flush(&mut f, &mut word, &mut cjk);
+            }
+        } else if is_cjk(c) {
             flush(&mut f, &mut word, &mut Vec::new());
             cjk.push(c);
         } else if c.is_alphanumeric() {
             flush(&mut f, &mut String::new(), &mut cjk);
-            if c.is_ascii() {
-                word.push(c.to_ascii_lowercase());
-            } else {
-                word.extend(c.to_lowercase());
-            }
-        } else if matches!(c, '\'' | '’') && !word.is_empty() {
-            // "Don't" and "Don’t" index alike, as "dont".
+            word.extend(c.to_lowercase());
+        } else if c == '’' && !word.is_empty() {
+            // As the ASCII apostrophe.
         } else {
             flush(&mut f, &mut word, &mut cjk);
         }

@@ -740,37 +740,55 @@ pub async fn put_live(
     media: &Media,
     published: &ArticleData,
 ) -> ApiResult<()> {
-    put_live_many(tx, media, &[published]).await.map_err(|err| {
-        on_constraint(
-            err,
-            &[("live_articles_slug_key", || {
-                ApiError::Conflict("a published article already has this slug".into())
-            })],
-        )
-    })
+    put_live_many(tx, media, &[&Saved::of(published)?])
+        .await
+        .map_err(|err| {
+            on_constraint(
+                err,
+                &[("live_articles_slug_key", || {
+                    ApiError::Conflict("a published article already has this slug".into())
+                })],
+            )
+        })
 }
 
-/// Takes the live copies of `copies`, working copies as just saved in this transaction (status
+/// A working copy as saved, with its snapshot serialised once for the live copy and the
+/// revision that both keep it.
+pub struct Saved<'a> {
+    pub copy: &'a ArticleData,
+    pub snapshot: String,
+}
+
+impl<'a> Saved<'a> {
+    pub fn of(copy: &'a ArticleData) -> sqlx::Result<Self> {
+        let snapshot = serde_json::to_string(copy).map_err(|e| sqlx::Error::Encode(e.into()))?;
+        Ok(Self { copy, snapshot })
+    }
+}
+
+/// Takes the live copies of `saved`, working copies as just saved in this transaction (status
 /// `published`): renders their JSON once, indexes them for search, and adjusts the
 /// published-article counts of their authors and tags. A fixed number of statements however
 /// many copies.
 pub async fn put_live_many(
     tx: &mut PgConnection,
     media: &Media,
-    copies: &[&ArticleData],
+    saved: &[&Saved<'_>],
 ) -> sqlx::Result<()> {
-    if copies.is_empty() {
+    if saved.is_empty() {
         return Ok(());
     }
+    let copies: Vec<&ArticleData> = saved.iter().map(|s| s.copy).collect();
+    let copies = copies.as_slice();
     let embeds = embeds(&mut *tx, media, copies).await?;
     let ids: Vec<Uuid> = copies.iter().map(|c| c.id).collect();
-    let (mut documents, mut summaries, mut snapshots) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut documents, mut summaries) = (Vec::new(), Vec::new());
     for copy in copies {
         let (document, summary) = rendered(copy, &embeds)?;
         documents.push(document);
         summaries.push(summary);
-        snapshots.push(DbJson(*copy));
     }
+    let snapshots: Vec<&str> = saved.iter().map(|s| s.snapshot.as_str()).collect();
     let previous: Vec<(Uuid, Vec<Uuid>, Vec<Uuid>)> = sqlx::query_as(
         "select article_id, author_ids, tag_ids from live_articles where article_id = any($1)",
     )
@@ -790,9 +808,9 @@ pub async fn put_live_many(
                 order by x.position),
             array(select x.tag_id from article_tags x where x.article_id = a.id
                 order by x.position),
-            a.search, t.snapshot,
+            a.search, t.snapshot::json,
             t.summary, t.document
-        from unnest($1::uuid[], $2::jsonb[], $3::text[], $4::text[])
+        from unnest($1::uuid[], $2::text[], $3::text[], $4::text[])
             as t(id, snapshot, summary, document)
         join articles a on a.id = t.id
         on conflict (article_id) do update set slug = excluded.slug, title = excluded.title,
@@ -961,7 +979,8 @@ pub async fn drop_tag_from_live(
         r#"
         update live_articles
         set tag_ids = array_remove(tag_ids, $1),
-            snapshot = jsonb_set(snapshot, '{tag_ids}', (snapshot->'tag_ids') - $1::text)
+            snapshot = jsonb_set(snapshot::jsonb, '{tag_ids}',
+                (snapshot::jsonb->'tag_ids') - $1::text)::json
         where tag_ids @> array[$1]
         returning article_id
         "#,

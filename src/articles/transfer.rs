@@ -140,7 +140,7 @@ type Outcomes = Vec<(u64, ApiResult<Outcome>)>;
 
 /// Batches written at the same time, each in its own transaction: while PostgreSQL works on
 /// one, Galley prepares the other, and PostgreSQL gets a second core.
-const BATCHES_IN_FLIGHT: usize = 2;
+const BATCHES_IN_FLIGHT: usize = 3;
 
 /// Imports NDJSON from `chunks`. `actor` is recorded on revisions and events (`None` for the
 /// command line); `progress` sees the report after every batch. Fails only when the database
@@ -657,13 +657,17 @@ impl<'a> Importer<'a> {
 
     async fn write_new(&self, tx: &mut PgConnection, pending: &mut PendingNew) -> sqlx::Result<()> {
         store::insert_many(tx, &mut pending.copies, &pending.explicit_slugs).await?;
-        let published: Vec<&ArticleData> = pending
+        let saved = pending
             .copies
             .iter()
-            .filter(|c| c.status == "published")
+            .map(store::Saved::of)
+            .collect::<sqlx::Result<Vec<_>>>()?;
+        let published: Vec<&store::Saved<'_>> = saved
+            .iter()
+            .filter(|s| s.copy.status == "published")
             .collect();
         store::put_live_many(tx, &self.state.media, &published).await?;
-        let all: Vec<&ArticleData> = pending.copies.iter().collect();
+        let all: Vec<&store::Saved<'_>> = saved.iter().collect();
         history::record_many(
             tx,
             &all,
