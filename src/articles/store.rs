@@ -544,18 +544,22 @@ async fn insert_rows(
     let vectors: Vec<SearchVector> = copies.iter().map(|c| search_vector(c)).collect();
     let column =
         |f: fn(&ArticleData) -> Option<String>| copies.iter().map(|c| f(c)).collect::<Vec<_>>();
+    let bodies = copies
+        .iter()
+        .map(|c| body_json(c))
+        .collect::<sqlx::Result<Vec<_>>>()?;
     sqlx::query(
         r#"
         insert into articles (id, slug, status, title, subtitle, excerpt, derived_excerpt, body,
             banner_image_id, banner_caption, banner_credit, featured, language, seo, external_id,
             word_count, reading_time_minutes, created_by, published_at, scheduled_at,
             version, live_version, created_at, updated_at, imported_version, search)
-        select id, slug, status, title, subtitle, excerpt, derived_excerpt, body,
+        select id, slug, status, title, subtitle, excerpt, derived_excerpt, body::json,
             banner_image_id, banner_caption, banner_credit, featured, language, seo, external_id,
             word_count, reading_time_minutes, created_by, published_at, scheduled_at,
             version, live_version, created_at, updated_at, case when $26 then version end, search
         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::jsonb[], $9::uuid[], $10::text[], $11::text[], $12::bool[],
+            $7::text[], $8::text[], $9::uuid[], $10::text[], $11::text[], $12::bool[],
             $13::text[], $14::jsonb[], $15::text[], $16::int[], $17::int[], $18::uuid[],
             $19::timestamptz[], $20::timestamptz[], $21::int[], $22::int[], $23::timestamptz[],
             $24::timestamptz[], $25::tsvector[])
@@ -572,7 +576,7 @@ async fn insert_rows(
     .bind(column(|c| c.subtitle.clone()))
     .bind(column(|c| c.excerpt.clone()))
     .bind(column(|c| c.derived_excerpt.clone()))
-    .bind(copies.iter().map(|c| DbJson(&c.body)).collect::<Vec<_>>())
+    .bind(&bodies)
     .bind(copies.iter().map(|c| c.banner_image_id).collect::<Vec<_>>())
     .bind(column(|c| c.banner_caption.clone()))
     .bind(column(|c| c.banner_credit.clone()))
@@ -605,7 +609,7 @@ async fn update_row(tx: &mut PgConnection, d: &ArticleData) -> sqlx::Result<()> 
     sqlx::query(
         r#"
         update articles set slug = $2, status = $3, title = $4, subtitle = $5, excerpt = $6,
-            derived_excerpt = $7, body = $8, banner_image_id = $9, banner_caption = $10,
+            derived_excerpt = $7, body = $8::json, banner_image_id = $9, banner_caption = $10,
             banner_credit = $11, featured = $12, language = $13, seo = $14, external_id = $15,
             word_count = $16, reading_time_minutes = $17, created_by = $18,
             published_at = $19, scheduled_at = $20, version = $21, live_version = $22,
@@ -621,7 +625,7 @@ async fn update_row(tx: &mut PgConnection, d: &ArticleData) -> sqlx::Result<()> 
     .bind(&d.subtitle)
     .bind(&d.excerpt)
     .bind(&d.derived_excerpt)
-    .bind(DbJson(&d.body))
+    .bind(body_json(d)?)
     .bind(d.banner_image_id)
     .bind(&d.banner_caption)
     .bind(&d.banner_credit)
@@ -642,6 +646,11 @@ async fn update_row(tx: &mut PgConnection, d: &ArticleData) -> sqlx::Result<()> 
     .execute(&mut *tx)
     .await?;
     Ok(())
+}
+
+/// The body as stored: json text, which PostgreSQL checks but does not convert.
+fn body_json(d: &ArticleData) -> sqlx::Result<String> {
+    serde_json::to_string(&d.body).map_err(|e| sqlx::Error::Encode(e.into()))
 }
 
 /// Search terms by weight: title (A), subtitle and excerpt (B), body (C).
