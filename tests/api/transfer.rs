@@ -227,6 +227,87 @@ async fn running_a_file_again_changes_nothing_and_dry_runs_write_nothing(pool: P
     assert_eq!(slugged["body_html"], "<p>Hello again.</p>\n");
 }
 
+/// Batches run side by side but must take effect in file order: a later batch naming an article
+/// an earlier one creates updates it, and titles repeated across batches still get distinct
+/// slugs (each batch chooses slugs from what it sees).
+#[sqlx::test]
+async fn batches_written_side_by_side_take_effect_in_file_order(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    let editor = app.token_for(Role::Editor).await;
+    let mut lines: Vec<Value> = (0..900)
+        .map(|n| {
+            json!({"external_id": format!("roundup-{n}"), "title": "Weekly roundup",
+                "body_markdown": format!("Week {n}."), "tags": [{"name": format!("Week {}", n % 7)}],
+                "status": "published", "published_at": "2024-01-01T00:00:00Z"})
+        })
+        .collect();
+    // Line 701 (in the fourth batch) changes the article line 2 (first batch) created.
+    lines.insert(
+        700,
+        json!({"external_id": "roundup-1", "title": "Weekly roundup",
+            "body_markdown": "Week 1, corrected.", "tags": [{"name": "Week 1"}],
+            "status": "published", "published_at": "2024-01-01T00:00:00Z"}),
+    );
+    let report = import(&app, &editor, "", ndjson(&lines)).await.json();
+    assert_eq!(counts(&report), (900, 1, 0, 0), "{report}");
+    assert_eq!(
+        count(&pool, "select count(distinct slug) from articles").await,
+        900
+    );
+    assert_eq!(
+        count(
+            &pool,
+            "select count(*) from articles where slug like 'weekly-roundup%'"
+        )
+        .await,
+        900
+    );
+    let corrected = app
+        .get("/v1/articles?view=working&q=corrected", Some(&editor))
+        .await
+        .json();
+    assert_eq!(corrected["meta"]["total"], 1);
+    // The published counts of tags add up across all batches.
+    assert_eq!(
+        count(&pool, "select sum(article_count) from tags").await,
+        900
+    );
+}
+
+/// New lines are written together; when that fails, they are written one by one so that only
+/// the line at fault fails.
+#[sqlx::test]
+async fn a_new_line_that_cannot_be_written_fails_alone(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    let editor = app.token_for(Role::Editor).await;
+    import(
+        &app,
+        &editor,
+        "",
+        ndjson(&[json!({"slug": "taken", "title": "First"})]),
+    )
+    .await;
+    let mut lines: Vec<Value> = (0..5).map(article).collect();
+    // New (by external_id) but with another article's slug.
+    lines.insert(
+        2,
+        json!({"external_id": "x-1", "slug": "taken", "title": "Second"}),
+    );
+    let report = import(&app, &editor, "", ndjson(&lines)).await.json();
+    assert_eq!(counts(&report), (5, 0, 0, 1), "{report}");
+    assert_eq!(report["errors"][0]["line"], 3);
+    assert_eq!(report["errors"][0]["status"], 409);
+    assert_eq!(count(&pool, "select count(*) from articles").await, 6);
+    assert_eq!(
+        count(&pool, "select count(*) from article_revisions").await,
+        6
+    );
+    assert_eq!(
+        app.get("/v1/articles", None).await.json()["meta"]["total"],
+        5
+    );
+}
+
 #[sqlx::test]
 async fn an_import_does_not_silently_overwrite_an_editors_change(pool: PgPool) {
     let app = TestApp::new(pool);
