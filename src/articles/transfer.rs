@@ -2,8 +2,10 @@
 //! `galley import` / `galley export` commands.
 //!
 //! Import streams: lines are cut from the body as it arrives and written in batches, one
-//! transaction per batch and a savepoint per line, so a bad line fails alone, memory stays
-//! bounded by the batch, and a client that disconnects leaves only whole batches. Each line is
+//! transaction per batch (a few side by side, see `import`), a savepoint for each line that
+//! writes alone and one for the batch's new articles written together, so a bad line fails
+//! alone, memory stays bounded by the batches in flight, and a client that disconnects leaves
+//! only whole batches. Each line is
 //! upserted by `external_id`, else by `slug` (given, or made from the title), and compared with
 //! what is stored: an identical line is `unchanged` and writes nothing (no version, revision or
 //! event), so re-running a file is harmless.
