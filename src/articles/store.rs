@@ -695,7 +695,8 @@ async fn sync_relations_rows(
         .await?;
     }
     // Ordered relations get positions from the array order; body images are a set.
-    let relations: [(&str, fn(&ArticleData) -> Vec<Uuid>); 3] = [
+    type TargetsOf = fn(&ArticleData) -> Vec<Uuid>;
+    let relations: [(&str, TargetsOf); 3] = [
         (
             "insert into article_authors (article_id, author_id, position) \
              select * from unnest($1::uuid[], $2::uuid[], $3::smallint[])",

@@ -413,10 +413,10 @@ async fn run_batch(
         shared.mark_writing(number, keys, false);
         match result {
             Ok(outcomes) => {
-                if !shared.options.dry_run {
-                    if let Ok(mut refs) = shared.refs.lock() {
-                        refs.extend(batch.refs);
-                    }
+                if !shared.options.dry_run
+                    && let Ok(mut refs) = shared.refs.lock()
+                {
+                    refs.extend(batch.refs);
                 }
                 if let Ok(mut images) = shared.images.lock() {
                     images.extend(batch.images);
