@@ -53,8 +53,10 @@ use crate::{
     validate::Validator,
 };
 
-/// Lines written per transaction.
+/// Lines written per transaction, and the bytes at which a batch is cut short: batches in
+/// flight bound an import's memory, and lines may be as long as a whole request body.
 const BATCH_LINES: usize = 200;
+const BATCH_BYTES: usize = 8 << 20;
 /// Failures listed in a report; the counts go on.
 const MAX_REPORTED_ERRORS: usize = 1000;
 
@@ -187,6 +189,7 @@ where
     let mut line_no: u64 = 0;
     let mut too_long = false;
     let mut batch: Vec<RawLine> = Vec::with_capacity(BATCH_LINES);
+    let mut batch_bytes = 0;
     let mut broken = None;
     while let Some(chunk) = chunks.next().await {
         // A broken stream (client gone) ends the import; the unfinished batch is not written.
@@ -214,8 +217,10 @@ where
             }
             if ended {
                 line_no += 1;
+                batch_bytes += line.len();
                 take_line(&mut batch, line_no, &mut line, &mut too_long, max_line);
-                if batch.len() >= BATCH_LINES {
+                if batch.len() >= BATCH_LINES || batch_bytes >= BATCH_BYTES {
+                    batch_bytes = 0;
                     running.start(&shared, std::mem::take(&mut batch));
                     running.limit(BATCHES_IN_FLIGHT - 1, &mut progress).await;
                 }

@@ -367,6 +367,29 @@ async fn an_interrupted_stream_leaves_only_whole_batches(pool: PgPool) {
     );
 }
 
+/// A batch is also cut at 8 MiB, so long lines cannot make the batches in flight large.
+#[sqlx::test]
+async fn long_lines_make_smaller_batches(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    let editor = app.token_for(Role::Editor).await;
+    let words = "lorem ".repeat(100_000);
+    let lines: Vec<Result<Bytes, std::io::Error>> = (0..20)
+        .map(|n| {
+            let line = json!({"external_id": format!("long-{n}"), "title": format!("Long {n}"),
+                "body_markdown": words});
+            Ok(Bytes::from(format!("{line}\n")))
+        })
+        .chain(std::iter::once(Err(std::io::Error::other(
+            "client went away",
+        ))))
+        .collect();
+    let body = Body::from_stream(futures_util::stream::iter(lines));
+    let response = import(&app, &editor, "", body).await;
+    assert!(response.status.is_client_error(), "{}", response.status);
+    // 600 KB lines: the first batch closed at its 14th line (8.4 MB); the next never finished.
+    assert_eq!(count(&pool, "select count(*) from articles").await, 14);
+}
+
 #[sqlx::test]
 async fn export_then_import_into_an_empty_instance_round_trips(pool: PgPool) {
     let app = TestApp::new(pool.clone());
