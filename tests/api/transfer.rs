@@ -346,17 +346,22 @@ async fn an_import_does_not_silently_overwrite_an_editors_change(pool: PgPool) {
     assert!(replaced["subtitle"].is_null());
 }
 
-#[sqlx::test]
-async fn an_interrupted_stream_leaves_only_whole_batches(pool: PgPool) {
-    let app = TestApp::new(pool.clone());
-    let editor = app.token_for(Role::Editor).await;
-    let lines: Vec<Result<Bytes, std::io::Error>> = (0..250)
-        .map(|n| Ok(Bytes::from(format!("{}\n", article(n)))))
+/// A body streaming `lines`, then failing as when the client goes away.
+fn cut_off(lines: impl Iterator<Item = Value>) -> Body {
+    let chunks: Vec<Result<Bytes, std::io::Error>> = lines
+        .map(|line| Ok(Bytes::from(format!("{line}\n"))))
         .chain(std::iter::once(Err(std::io::Error::other(
             "client went away",
         ))))
         .collect();
-    let body = Body::from_stream(futures_util::stream::iter(lines));
+    Body::from_stream(futures_util::stream::iter(chunks))
+}
+
+#[sqlx::test]
+async fn an_interrupted_stream_leaves_only_whole_batches(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    let editor = app.token_for(Role::Editor).await;
+    let body = cut_off((0..250).map(article));
     let response = import(&app, &editor, "", body).await;
     assert!(response.status.is_client_error(), "{}", response.status);
     // The first batch of 200 was committed; the unfinished one was not.
@@ -373,17 +378,10 @@ async fn long_lines_make_smaller_batches(pool: PgPool) {
     let app = TestApp::new(pool.clone());
     let editor = app.token_for(Role::Editor).await;
     let words = "lorem ".repeat(100_000);
-    let lines: Vec<Result<Bytes, std::io::Error>> = (0..20)
-        .map(|n| {
-            let line = json!({"external_id": format!("long-{n}"), "title": format!("Long {n}"),
-                "body_markdown": words});
-            Ok(Bytes::from(format!("{line}\n")))
-        })
-        .chain(std::iter::once(Err(std::io::Error::other(
-            "client went away",
-        ))))
-        .collect();
-    let body = Body::from_stream(futures_util::stream::iter(lines));
+    let body = cut_off((0..20).map(|n| {
+        json!({"external_id": format!("long-{n}"), "title": format!("Long {n}"),
+            "body_markdown": words})
+    }));
     let response = import(&app, &editor, "", body).await;
     assert!(response.status.is_client_error(), "{}", response.status);
     // 600 KB lines: the first batch closed at its 14th line (8.4 MB); the next never finished.
