@@ -866,26 +866,31 @@ impl Filters {
         };
         match &self.search {
             Some(expression) => {
+                // `terms` is the vector that matched: a working copy unchanged since publishing
+                // has its own only in its live copy (migrations 0008, 0009).
+                let terms = match view {
+                    View::Live => "l.search",
+                    View::Working => "m.terms",
+                };
                 qb.push(format!(
-                    " from (select x.*, ts_rank(x.search, x.query) as rank, \
-                     count(*) over () as matches from (select {p}.*, q.query{extra} from "
+                    " from (select x.*, ts_rank(x.terms, x.query) as rank, \
+                     count(*) over () as matches from (select {p}.*, {terms} as terms, \
+                     q.query{extra} from "
                 ));
                 match view {
                     View::Live => {
                         qb.push("live_articles l");
                     }
-                    // Working copies unchanged since publishing are indexed only in their live
-                    // copy's vector, which is theirs (migration 0008).
                     View::Working => {
                         qb.push(
-                            "(select s.id from articles s where s.live_version is distinct from \
-                             s.version and s.search @@ cast(",
+                            "(select s.id, s.search as terms from articles s \
+                             where s.live_version is distinct from s.version and s.search @@ cast(",
                         )
                         .push_bind(expression.clone())
                         .push(
-                            " as tsquery) union all select l.article_id from live_articles l \
-                             join articles s on s.id = l.article_id and s.live_version = s.version \
-                             where l.search @@ cast(",
+                            " as tsquery) union all select l.article_id, l.search from \
+                             live_articles l join articles s on s.id = l.article_id \
+                             and s.live_version = s.version where l.search @@ cast(",
                         )
                         .push_bind(expression.clone())
                         .push(" as tsquery)) m join articles a on a.id = m.id");
@@ -893,9 +898,12 @@ impl Filters {
                 }
                 qb.push(", cast(")
                     .push_bind(expression.clone())
-                    .push(format!(
-                        " as tsquery) as q(query) where {p}.search @@ q.query"
-                    ));
+                    .push(" as tsquery) as q(query)");
+                match view {
+                    View::Live => qb.push(" where l.search @@ q.query"),
+                    // The union matched already.
+                    View::Working => qb.push(" where true"),
+                };
                 self.push_where(qb, view);
                 qb.push(format!(
                     " order by {recency} desc limit {SEARCH_CANDIDATES}) x) {p} where true"

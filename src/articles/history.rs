@@ -35,23 +35,27 @@ pub async fn record(
     actor: Option<Uuid>,
     keep: u32,
 ) -> ApiResult<()> {
-    Ok(record_many(tx, &[&store::Saved::of(data)?], action, actor, keep).await?)
+    Ok(record_many(tx, &[data], action, actor, keep).await?)
 }
 
 /// `record` for many articles at once, in three statements.
 pub async fn record_many(
     tx: &mut PgConnection,
-    saved: &[&store::Saved<'_>],
+    copies: &[&ArticleData],
     action: &str,
     actor: Option<Uuid>,
     keep: u32,
 ) -> sqlx::Result<()> {
-    if saved.is_empty() {
+    if copies.is_empty() {
         return Ok(());
     }
-    let ids: Vec<Uuid> = saved.iter().map(|s| s.copy.id).collect();
-    let versions: Vec<i32> = saved.iter().map(|s| s.copy.version).collect();
-    let snapshots: Vec<&str> = saved.iter().map(|s| s.snapshot.as_str()).collect();
+    let ids: Vec<Uuid> = copies.iter().map(|c| c.id).collect();
+    let versions: Vec<i32> = copies.iter().map(|c| c.version).collect();
+    // Sent as text and stored as json, which PostgreSQL checks but does not convert.
+    let snapshots = copies
+        .iter()
+        .map(|c| serde_json::to_string(c).map_err(|e| sqlx::Error::Encode(e.into())))
+        .collect::<sqlx::Result<Vec<_>>>()?;
     let numbers: Vec<(Uuid, i32)> = sqlx::query_as(
         "insert into article_revisions (article_id, number, action, actor_id, version, snapshot) \
          select t.id, coalesce((select max(r.number) from article_revisions r \
@@ -84,8 +88,11 @@ pub async fn record_many(
         .unzip();
     if !pruned.is_empty() {
         sqlx::query(
+            // The revision of the published version is the live copy's content (migration
+            // 0009): kept however old, so rendering the live copy again can read it.
             "delete from article_revisions r using unnest($1::uuid[], $2::int[]) as t(id, upto) \
-             where r.article_id = t.id and r.number <= t.upto",
+             where r.article_id = t.id and r.number <= t.upto and r.version is distinct from \
+                 (select a.live_version from articles a where a.id = r.article_id)",
         )
         .bind(&pruned)
         .bind(&oldest_kept)

@@ -541,7 +541,7 @@ async fn insert_rows(
     copies: &[&ArticleData],
     imported: bool,
 ) -> sqlx::Result<()> {
-    let vectors: Vec<SearchVector> = copies.iter().map(|c| search_vector(c)).collect();
+    let vectors: Vec<Option<SearchVector>> = copies.iter().map(|c| working_search(c)).collect();
     let column =
         |f: fn(&ArticleData) -> Option<String>| copies.iter().map(|c| f(c)).collect::<Vec<_>>();
     let bodies = copies
@@ -642,7 +642,7 @@ async fn update_row(tx: &mut PgConnection, d: &ArticleData) -> sqlx::Result<()> 
     .bind(d.live_version)
     .bind(d.created_at)
     .bind(d.updated_at)
-    .bind(search_vector(d))
+    .bind(working_search(d))
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -651,6 +651,13 @@ async fn update_row(tx: &mut PgConnection, d: &ArticleData) -> sqlx::Result<()> 
 /// The body as stored: json text, which PostgreSQL checks but does not convert.
 fn body_json(d: &ArticleData) -> sqlx::Result<String> {
     serde_json::to_string(&d.body).map_err(|e| sqlx::Error::Encode(e.into()))
+}
+
+/// The working copy's own search vector, or `None` while it is the live copy
+/// (`live_version = version`): then the vector is stored with the live copy only, which the
+/// caller puts in the same transaction (migration 0009).
+fn working_search(d: &ArticleData) -> Option<SearchVector> {
+    (d.live_version != Some(d.version)).then(|| search_vector(d))
 }
 
 /// Search terms by weight: title (A), subtitle and excerpt (B), body (C).
@@ -750,46 +757,28 @@ pub async fn put_live(
     media: &Media,
     published: &ArticleData,
 ) -> ApiResult<()> {
-    put_live_many(tx, media, &[&Saved::of(published)?])
-        .await
-        .map_err(|err| {
-            on_constraint(
-                err,
-                &[("live_articles_slug_key", || {
-                    ApiError::Conflict("a published article already has this slug".into())
-                })],
-            )
-        })
+    put_live_many(tx, media, &[published]).await.map_err(|err| {
+        on_constraint(
+            err,
+            &[("live_articles_slug_key", || {
+                ApiError::Conflict("a published article already has this slug".into())
+            })],
+        )
+    })
 }
 
-/// A working copy as saved, with its snapshot serialised once for the live copy and the
-/// revision that both keep it.
-pub struct Saved<'a> {
-    pub copy: &'a ArticleData,
-    pub snapshot: String,
-}
-
-impl<'a> Saved<'a> {
-    pub fn of(copy: &'a ArticleData) -> sqlx::Result<Self> {
-        let snapshot = serde_json::to_string(copy).map_err(|e| sqlx::Error::Encode(e.into()))?;
-        Ok(Self { copy, snapshot })
-    }
-}
-
-/// Takes the live copies of `saved`, working copies as just saved in this transaction (status
+/// Takes the live copies of `copies`, working copies as just saved in this transaction (status
 /// `published`): renders their JSON once, indexes them for search, and adjusts the
 /// published-article counts of their authors and tags. A fixed number of statements however
-/// many copies.
+/// many copies. The copy itself is the revision of its version, which `history` records.
 pub async fn put_live_many(
     tx: &mut PgConnection,
     media: &Media,
-    saved: &[&Saved<'_>],
+    copies: &[&ArticleData],
 ) -> sqlx::Result<()> {
-    if saved.is_empty() {
+    if copies.is_empty() {
         return Ok(());
     }
-    let copies: Vec<&ArticleData> = saved.iter().map(|s| s.copy).collect();
-    let copies = copies.as_slice();
     let embeds = embeds(&mut *tx, media, copies).await?;
     let ids: Vec<Uuid> = copies.iter().map(|c| c.id).collect();
     let (mut documents, mut summaries) = (Vec::new(), Vec::new());
@@ -798,41 +787,37 @@ pub async fn put_live_many(
         documents.push(document);
         summaries.push(summary);
     }
-    let snapshots: Vec<&str> = saved.iter().map(|s| s.snapshot.as_str()).collect();
+    let vectors: Vec<SearchVector> = copies.iter().map(|c| search_vector(c)).collect();
     let previous: Vec<(Uuid, Vec<Uuid>, Vec<Uuid>)> = sqlx::query_as(
         "select article_id, author_ids, tag_ids from live_articles where article_id = any($1)",
     )
     .bind(&ids)
     .fetch_all(&mut *tx)
     .await?;
-    // The working copy was saved with this very content in this transaction: its search
-    // vector is the live copy's, and building it again from 800 words was a third of the
-    // database's work per published article.
     sqlx::query(
         r#"
         insert into live_articles (article_id, slug, title, featured, language, published_at,
-            updated_at, created_at, author_ids, tag_ids, search, snapshot, summary, document)
+            updated_at, created_at, author_ids, tag_ids, search, summary, document)
         select a.id, a.slug, a.title, a.featured, a.language, a.published_at, a.updated_at,
             a.created_at,
             array(select x.author_id from article_authors x where x.article_id = a.id
                 order by x.position),
             array(select x.tag_id from article_tags x where x.article_id = a.id
                 order by x.position),
-            a.search, t.snapshot::json,
-            t.summary, t.document
-        from unnest($1::uuid[], $2::text[], $3::text[], $4::text[])
-            as t(id, snapshot, summary, document)
+            t.search, t.summary, t.document
+        from unnest($1::uuid[], $2::tsvector[], $3::text[], $4::text[])
+            as t(id, search, summary, document)
         join articles a on a.id = t.id
         on conflict (article_id) do update set slug = excluded.slug, title = excluded.title,
             featured = excluded.featured, language = excluded.language,
             published_at = excluded.published_at, updated_at = excluded.updated_at,
             created_at = excluded.created_at, author_ids = excluded.author_ids,
-            tag_ids = excluded.tag_ids, search = excluded.search, snapshot = excluded.snapshot,
+            tag_ids = excluded.tag_ids, search = excluded.search, snapshot = null,
             summary = excluded.summary, document = excluded.document
         "#,
     )
     .bind(&ids)
-    .bind(&snapshots)
+    .bind(&vectors)
     .bind(&summaries)
     .bind(&documents)
     .execute(&mut *tx)
@@ -986,14 +971,8 @@ pub async fn drop_tag_from_live(
     tag_id: Uuid,
 ) -> ApiResult<()> {
     let ids: Vec<Uuid> = sqlx::query_scalar(
-        r#"
-        update live_articles
-        set tag_ids = array_remove(tag_ids, $1),
-            snapshot = jsonb_set(snapshot::jsonb, '{tag_ids}',
-                (snapshot::jsonb->'tag_ids') - $1::text)::json
-        where tag_ids @> array[$1]
-        returning article_id
-        "#,
+        "update live_articles set tag_ids = array_remove(tag_ids, $1) \
+         where tag_ids @> array[$1] returning article_id",
     )
     .bind(tag_id)
     .fetch_all(&mut *tx)
@@ -1001,16 +980,26 @@ pub async fn drop_tag_from_live(
     rerender_ids(tx, media, &ids).await
 }
 
+/// Renders live copies again from the revision of their version (or the snapshot of a copy
+/// published before revisions existed), with the tags they still have.
 async fn rerender_ids(tx: &mut PgConnection, media: &Media, ids: &[Uuid]) -> ApiResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let snapshots: Vec<DbJson<ArticleData>> =
-        sqlx::query_scalar("select snapshot from live_articles where article_id = any($1)")
-            .bind(ids)
-            .fetch_all(&mut *tx)
-            .await?;
-    let copies: Vec<ArticleData> = snapshots.into_iter().map(|s| s.0).collect();
+    let rows: Vec<(DbJson<ArticleData>, Vec<Uuid>)> = sqlx::query_as(
+        "select coalesce(l.snapshot, r.snapshot), l.tag_ids from live_articles l \
+         join articles a on a.id = l.article_id \
+         left join article_revisions r on r.article_id = l.article_id \
+             and r.version = a.live_version and l.snapshot is null \
+         where l.article_id = any($1)",
+    )
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let copies: Vec<ArticleData> = rows
+        .into_iter()
+        .map(|(copy, tag_ids)| ArticleData { tag_ids, ..copy.0 })
+        .collect();
     let refs: Vec<&ArticleData> = copies.iter().collect();
     let embeds = embeds(&mut *tx, media, &refs).await?;
     let (mut documents, mut summaries) = (Vec::new(), Vec::new());

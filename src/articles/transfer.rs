@@ -664,17 +664,13 @@ impl<'a> Importer<'a> {
 
     async fn write_new(&self, tx: &mut PgConnection, pending: &mut PendingNew) -> sqlx::Result<()> {
         store::insert_many(tx, &mut pending.copies, &pending.explicit_slugs).await?;
-        let saved = pending
-            .copies
+        let all: Vec<&ArticleData> = pending.copies.iter().collect();
+        let published: Vec<&ArticleData> = all
             .iter()
-            .map(store::Saved::of)
-            .collect::<sqlx::Result<Vec<_>>>()?;
-        let published: Vec<&store::Saved<'_>> = saved
-            .iter()
-            .filter(|s| s.copy.status == "published")
+            .copied()
+            .filter(|c| c.status == "published")
             .collect();
         store::put_live_many(tx, &self.state.media, &published).await?;
-        let all: Vec<&store::Saved<'_>> = saved.iter().collect();
         history::record_many(
             tx,
             &all,

@@ -617,6 +617,74 @@ async fn revision_retention_keeps_the_newest(pool: PgPool) {
     assert_eq!(numbers, vec![4, 3]);
 }
 
+/// The live copy's content is the revision of its version (migration 0009): retention spares it,
+/// and a renamed tag re-renders the page from it, not from the edited working copy.
+#[sqlx::test]
+async fn the_published_revision_outlives_retention_and_renders_the_live_copy(pool: PgPool) {
+    let app = TestApp::with_config(pool.clone(), |config| config.revisions_keep = 2);
+    let editor = app.token_for(Role::Editor).await;
+    let id = article_in(&app, &editor, "published").await;
+    let own_vector: Option<bool> =
+        sqlx::query_scalar("select search is not null from articles where id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&pool)
+            .await
+            .expect("search");
+    assert_eq!(own_vector, Some(false), "kept with the live copy only");
+    for title in ["Edit one", "Edit two", "Edit three"] {
+        app.patch(
+            &format!("/v1/articles/{id}"),
+            Some(&editor),
+            json!({"title": title}),
+        )
+        .await;
+    }
+    let list = app
+        .get(&format!("/v1/articles/{id}/revisions"), Some(&editor))
+        .await
+        .json();
+    let actions: Vec<&str> = list["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|r| r["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(actions, vec!["update", "update", "publish"], "{list}");
+
+    let renamed = app
+        .patch(
+            "/v1/tags/olympics",
+            Some(&editor),
+            json!({"name": "Olympic Games"}),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.text());
+    let live = app.get(&format!("/v1/articles/{id}"), None).await.json();
+    assert_eq!(live["title"], "In published");
+    assert_eq!(live["tags"][0]["name"], "Olympic Games");
+
+    // A live copy published before revisions existed still carries its own snapshot.
+    sqlx::query(
+        "update live_articles l set snapshot = r.snapshot from article_revisions r \
+         where r.article_id = l.article_id and r.action = 'publish'",
+    )
+    .execute(&pool)
+    .await
+    .expect("old-style live copy");
+    sqlx::query("delete from article_revisions")
+        .execute(&pool)
+        .await
+        .expect("no revisions");
+    app.patch(
+        "/v1/tags/olympics",
+        Some(&editor),
+        json!({"name": "Summer Olympics"}),
+    )
+    .await;
+    let live = app.get(&format!("/v1/articles/{id}"), None).await.json();
+    assert_eq!(live["title"], "In published");
+    assert_eq!(live["tags"][0]["name"], "Summer Olympics");
+}
 #[sqlx::test]
 async fn if_match_lets_exactly_one_of_concurrent_writers_win(pool: PgPool) {
     let app = TestApp::new(pool);
