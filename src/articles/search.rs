@@ -12,6 +12,8 @@
 //! format) and the `tsquery` text, so no PostgreSQL parser runs over them. Running
 //! `to_tsvector` over 800 words again was a third of the database's work per imported article.
 
+use std::hash::BuildHasher;
+
 use sqlx::{
     Encode, Postgres, Type,
     encode::IsNull,
@@ -53,26 +55,120 @@ fn each_term(text: &str, mut f: impl FnMut(&str)) {
     });
 }
 
-/// A search vector: each lexeme with its positions, weight in the top two bits.
+/// A search vector in tsvector's binary format (`tsvectorrecv`), ready to send: the number of
+/// lexemes, then each lexeme as a NUL-terminated string, its number of positions and the
+/// positions (weight in the top two bits), all big-endian. Lexemes go sorted by bytes and
+/// positions ascending, so PostgreSQL has nothing to sort.
 #[derive(Debug)]
 pub struct SearchVector {
-    /// Each lexeme and its place in `lexemes`.
-    index: foldhash::HashMap<String, u32>,
+    encoded: Vec<u8>,
+}
+
+/// A lexeme while a vector is built: its text in the builder's arena and its position counts.
+#[derive(Debug)]
+struct Lexeme {
+    start: u32,
+    len: u16,
+    /// The text (0, 1, 2) that `kept` and `last` count in.
+    text: u8,
+    /// Positions `to_tsvector` of that text alone keeps, and the last of them.
+    kept: u16,
+    last: u16,
+    /// Positions kept in all, and the last of them.
+    stored: u16,
+    last_stored: u16,
+}
+
+/// Lexeme texts end to end in one arena, found through a table of their indexes: an 800-word
+/// article has some 400 distinct terms, and a `String` key for each was most of the allocator's
+/// work during an import.
+struct Builder {
+    arena: String,
+    table: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
     lexemes: Vec<Lexeme>,
-    /// Every position kept, with its lexeme's place: in order, so ascending for each lexeme.
+    /// Every position kept, with its lexeme's index: in order, so ascending for each lexeme.
     positions: Vec<(u32, u16)>,
 }
 
-#[derive(Debug, Default)]
-struct Lexeme {
-    /// The text (0, 1, 2) that `kept` and `last` count in.
-    text: usize,
-    /// Positions `to_tsvector` of that text alone keeps, and the last of them.
-    kept: usize,
-    last: u16,
-    /// Positions kept in all, and the last of them.
-    stored: usize,
-    last_stored: u16,
+impl Builder {
+    fn text(&self, lexeme: &Lexeme) -> &str {
+        &self.arena[lexeme.start as usize..lexeme.start as usize + lexeme.len as usize]
+    }
+
+    /// The index of `term`, added if new and within the vector's size, else `None`.
+    fn index(&mut self, term: &str, text_no: u8) -> Option<u32> {
+        let hash = self.hasher.hash_one(term);
+        let Self {
+            arena,
+            table,
+            hasher,
+            lexemes,
+            ..
+        } = self;
+        let text_of = |at: &u32| {
+            let l = &lexemes[*at as usize];
+            &arena[l.start as usize..l.start as usize + l.len as usize]
+        };
+        if let Some(at) = table.find(hash, |at| text_of(at) == term) {
+            return Some(*at);
+        }
+        if arena.len() + term.len() > MAX_VECTOR_BYTES {
+            return None;
+        }
+        let at = lexemes.len() as u32;
+        lexemes.push(Lexeme {
+            start: arena.len() as u32,
+            len: term.len() as u16,
+            text: text_no,
+            kept: 0,
+            last: 0,
+            stored: 0,
+            last_stored: 0,
+        });
+        arena.push_str(term);
+        table.insert_unique(hash, at, |at| {
+            let l = &lexemes[*at as usize];
+            hasher.hash_one(&arena[l.start as usize..l.start as usize + l.len as usize])
+        });
+        Some(at)
+    }
+
+    fn encode(self) -> SearchVector {
+        // Each lexeme's positions together, in the order they came.
+        let mut start = Vec::with_capacity(self.lexemes.len());
+        let mut next = 0;
+        for lexeme in &self.lexemes {
+            start.push(next);
+            next += lexeme.stored as usize;
+        }
+        let mut grouped = vec![0u16; next];
+        let mut fill = start.clone();
+        for (at, position) in &self.positions {
+            grouped[fill[*at as usize]] = *position;
+            fill[*at as usize] += 1;
+        }
+        let mut order: Vec<u32> = (0..self.lexemes.len() as u32).collect();
+        order.sort_unstable_by(|a, b| {
+            let (a, b) = (&self.lexemes[*a as usize], &self.lexemes[*b as usize]);
+            self.text(a).as_bytes().cmp(self.text(b).as_bytes())
+        });
+        let mut encoded =
+            Vec::with_capacity(4 + self.arena.len() + 3 * self.lexemes.len() + 2 * next);
+        // At most 1 MB of lexemes, so the count fits.
+        encoded.extend_from_slice(&(order.len() as i32).to_be_bytes());
+        for at in order {
+            let lexeme = &self.lexemes[at as usize];
+            let first = start[at as usize];
+            encoded.extend_from_slice(self.text(lexeme).as_bytes());
+            encoded.push(0);
+            encoded.extend_from_slice(&lexeme.stored.to_be_bytes());
+            for position in &grouped[first..first + lexeme.stored as usize] {
+                encoded.extend_from_slice(&position.to_be_bytes());
+            }
+        }
+        SearchVector { encoded }
+    }
 }
 
 impl SearchVector {
@@ -83,16 +179,16 @@ impl SearchVector {
     /// lexeme's 255th in one text (256th in all), and lexemes past the 1 MB a vector holds
     /// (where `to_tsvector` would fail).
     pub fn weighted(texts: [&str; 3]) -> Self {
-        // An 800-word article has some 400 distinct terms.
-        let mut vector = Self {
-            index: foldhash::HashMap::with_capacity_and_hasher(512, Default::default()),
+        let mut builder = Builder {
+            arena: String::with_capacity(4096),
+            table: hashbrown::HashTable::with_capacity(512),
+            hasher: Default::default(),
             lexemes: Vec::with_capacity(512),
             positions: Vec::with_capacity(1024),
         };
-        let mut bytes = 0;
         // `||` numbers the right side on from the highest position stored on the left.
         let mut offset: u16 = 0;
-        for (text_no, (text, weight)) in texts.into_iter().zip([3u16, 2, 1]).enumerate() {
+        for (text_no, (text, weight)) in (0u8..).zip(texts.into_iter().zip([3u16, 2, 1])) {
             let mut own: u16 = 0;
             let mut highest = offset;
             each_term(text, |term| {
@@ -100,49 +196,35 @@ impl SearchVector {
                     return;
                 }
                 own = own.saturating_add(1).min(MAX_POSITION);
-                let at = match vector.index.get(term) {
-                    Some(at) => *at,
-                    None if bytes + term.len() > MAX_VECTOR_BYTES => return,
-                    None => {
-                        bytes += term.len();
-                        let at = vector.lexemes.len() as u32;
-                        vector.index.insert(term.to_owned(), at);
-                        vector.lexemes.push(Lexeme {
-                            text: text_no,
-                            ..Lexeme::default()
-                        });
-                        at
-                    }
+                let Some(at) = builder.index(term, text_no) else {
+                    return;
                 };
-                let lexeme = &mut vector.lexemes[at as usize];
+                let lexeme = &mut builder.lexemes[at as usize];
                 if lexeme.text != text_no {
                     (lexeme.text, lexeme.kept, lexeme.last) = (text_no, 0, 0);
                 }
                 // to_tsvector of this text alone: at most 255 positions, none twice.
-                if lexeme.kept >= MAX_POSITIONS || lexeme.last == own {
+                if lexeme.kept as usize >= MAX_POSITIONS || lexeme.last == own {
                     return;
                 }
                 lexeme.kept += 1;
                 lexeme.last = own;
                 // `||`: at most 256 in all, nothing after the last position.
-                if lexeme.stored > MAX_POSITIONS || lexeme.last_stored == MAX_POSITION {
+                if lexeme.stored as usize > MAX_POSITIONS || lexeme.last_stored == MAX_POSITION {
                     return;
                 }
                 let position = (own + offset).min(MAX_POSITION);
                 lexeme.stored += 1;
                 lexeme.last_stored = position;
-                vector.positions.push((at, weight << 14 | position));
+                builder.positions.push((at, weight << 14 | position));
                 highest = highest.max(position);
             });
             offset = highest;
         }
-        vector
+        builder.encode()
     }
 }
 
-// tsvector's binary format (`tsvectorrecv`): the number of lexemes, then each lexeme as a
-// NUL-terminated string, its number of positions and the positions, all big-endian. Lexemes go
-// sorted by bytes and positions ascending, so PostgreSQL has nothing to sort.
 impl Type<Postgres> for SearchVector {
     fn type_info() -> PgTypeInfo {
         PgTypeInfo::with_oid(Oid(3614))
@@ -157,35 +239,7 @@ impl PgHasArrayType for SearchVector {
 
 impl Encode<'_, Postgres> for SearchVector {
     fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
-        // Each lexeme's positions together, in the order they came.
-        let mut start = Vec::with_capacity(self.lexemes.len() + 1);
-        let mut next = 0;
-        for lexeme in &self.lexemes {
-            start.push(next);
-            next += lexeme.stored;
-        }
-        let mut grouped = vec![0u16; next];
-        let mut fill = start.clone();
-        for (at, position) in &self.positions {
-            grouped[fill[*at as usize]] = *position;
-            fill[*at as usize] += 1;
-        }
-        let mut sorted: Vec<(&String, usize)> = self
-            .index
-            .iter()
-            .map(|(lexeme, at)| (lexeme, *at as usize))
-            .collect();
-        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        buf.extend_from_slice(&i32::try_from(sorted.len())?.to_be_bytes());
-        for (lexeme, at) in sorted {
-            let positions = &grouped[start[at]..start[at] + self.lexemes[at].stored];
-            buf.extend_from_slice(lexeme.as_bytes());
-            buf.push(0);
-            buf.extend_from_slice(&u16::try_from(positions.len())?.to_be_bytes());
-            for position in positions {
-                buf.extend_from_slice(&position.to_be_bytes());
-            }
-        }
+        buf.extend_from_slice(&self.encoded);
         Ok(IsNull::No)
     }
 }
