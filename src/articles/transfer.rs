@@ -143,8 +143,10 @@ type ParsedLine = (u64, ApiResult<(ArticleLine, Vec<FieldError>)>);
 type Outcomes = Vec<(u64, ApiResult<Outcome>)>;
 
 /// Batches written at the same time, each in its own transaction: while PostgreSQL works on
-/// one, Galley prepares the other, and PostgreSQL gets a second core.
-const BATCHES_IN_FLIGHT: usize = 3;
+/// one, Galley prepares another, and PostgreSQL gets a second core. A fourth keeps both cores
+/// busy while one batch folds a full pending list into the search index (measured: 3 → 4 took
+/// 100,000 lines from 46.9 to 45.4 s; peak RSS 66 → 89 MiB).
+const BATCHES_IN_FLIGHT: usize = 4;
 
 /// Imports NDJSON from `chunks`. `actor` is recorded on revisions and events (`None` for the
 /// command line); `progress` sees the report after every batch. Fails only when the database
