@@ -874,3 +874,53 @@ async fn links_to_deleted_images_are_refused_where_they_stand(pool: PgPool) {
     assert_eq!(after["banner"]["image"]["id"], kept.as_str());
     assert_eq!(after["version"], article["version"]);
 }
+
+/// `article_count` is not indexed (migration 0010): sorting by it reads the table, and must page
+/// the same as any other key.
+#[sqlx::test]
+async fn tags_and_authors_sort_and_page_by_published_article_count(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let editor = app.token_for(Role::Editor).await;
+    for (n, tags) in [
+        (3, vec!["Music", "Olympics", "Film"]),
+        (1, vec!["Music", "Olympics"]),
+        (2, vec!["Music"]),
+    ] {
+        for i in 0..n {
+            let tags: Vec<Value> = tags.iter().map(|t| json!({"name": t})).collect();
+            create(&app, &editor, json!({"title": format!("Story {n}-{i}"), "status": "published",
+                "tags": tags, "authors": [{"name": if i == 0 { "First Writer" } else { "Other Writer" }}]}))
+            .await;
+        }
+    }
+    let mut seen = Vec::new();
+    let mut url = "/v1/tags?limit=2&sort=-article_count".to_owned();
+    loop {
+        let page = app.get(&url, None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        let page = page.json();
+        for tag in page["data"].as_array().expect("data") {
+            seen.push((
+                tag["name"].as_str().expect("name").to_owned(),
+                tag["article_count"].as_i64().expect("count"),
+            ));
+        }
+        match page["meta"]["next_cursor"].as_str() {
+            Some(cursor) => url = format!("/v1/tags?limit=2&sort=-article_count&cursor={cursor}"),
+            None => break,
+        }
+    }
+    let expected = [("Music", 6), ("Olympics", 4), ("Film", 3)];
+    assert_eq!(
+        seen,
+        expected.map(|(name, n)| (name.to_owned(), n)).to_vec()
+    );
+    let authors = app.get("/v1/authors?sort=article_count", None).await.json();
+    let counts: Vec<i64> = authors["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|a| a["article_count"].as_i64().expect("count"))
+        .collect();
+    assert_eq!(counts, vec![3, 3]);
+}
