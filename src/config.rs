@@ -50,7 +50,7 @@ pub struct Config {
     pub live_cache_bytes: usize,
     /// The longest any kept read is served (invalidation normally ends it much sooner).
     pub live_cache_ttl: Duration,
-    /// Revisions kept per article, newest first (0 keeps all).
+    /// Revisions kept per article, newest first (0 keeps all), besides the published one.
     pub revisions_keep: u32,
     /// How long a preview token opens its article's working copy.
     pub preview_ttl: Duration,
