@@ -672,7 +672,6 @@ impl<'a> Importer<'a> {
             .copied()
             .filter(|c| c.status == "published")
             .collect();
-        store::put_live_many(tx, &self.state.media, &published).await?;
         history::record_many(
             tx,
             &all,
@@ -680,7 +679,11 @@ impl<'a> Importer<'a> {
             self.actor,
             self.state.config.revisions_keep,
         )
-        .await
+        .await?;
+        // Last, because it ends by updating the counts of the batch's authors and tags, rows
+        // that every other batch in flight waits for until this one commits (measured: 100,000
+        // lines 1,881 → 2,065 lines/s).
+        store::put_live_many(tx, &self.state.media, &published).await
     }
 
     async fn write_line(
