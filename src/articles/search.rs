@@ -148,16 +148,28 @@ impl Builder {
             grouped[fill[*at as usize]] = *position;
             fill[*at as usize] += 1;
         }
-        let mut order: Vec<u32> = (0..self.lexemes.len() as u32).collect();
-        order.sort_unstable_by(|a, b| {
-            let (a, b) = (&self.lexemes[*a as usize], &self.lexemes[*b as usize]);
-            self.text(a).as_bytes().cmp(self.text(b).as_bytes())
+        // Sorted by bytes, most often decided by the first eight, compared as one number
+        // (lexemes hold no NUL, so padding with zeros keeps the order).
+        let mut order: Vec<(u64, u32)> = (0..self.lexemes.len() as u32)
+            .map(|at| {
+                let text = self.text(&self.lexemes[at as usize]).as_bytes();
+                let mut head = [0u8; 8];
+                let n = text.len().min(8);
+                head[..n].copy_from_slice(&text[..n]);
+                (u64::from_be_bytes(head), at)
+            })
+            .collect();
+        order.sort_unstable_by(|(head_a, a), (head_b, b)| {
+            head_a.cmp(head_b).then_with(|| {
+                let (a, b) = (&self.lexemes[*a as usize], &self.lexemes[*b as usize]);
+                self.text(a).as_bytes().cmp(self.text(b).as_bytes())
+            })
         });
         let mut encoded =
             Vec::with_capacity(4 + self.arena.len() + 3 * self.lexemes.len() + 2 * next);
         // At most 1 MB of lexemes, so the count fits.
         encoded.extend_from_slice(&(order.len() as i32).to_be_bytes());
-        for at in order {
+        for (_, at) in order {
             let lexeme = &self.lexemes[at as usize];
             let first = start[at as usize];
             encoded.extend_from_slice(self.text(lexeme).as_bytes());
@@ -359,5 +371,24 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// PostgreSQL sorts an unsorted vector it receives and says nothing, so only reading the
+    /// bytes shows whether Galley sent lexemes sorted, as it promises.
+    #[test]
+    fn lexemes_are_sent_sorted_by_bytes() {
+        let text =
+            "internationally international internal inter b a zz 松弛 松 é e internationalisation";
+        let encoded = SearchVector::weighted([text, "", ""]).encoded;
+        let mut rest = &encoded[4..];
+        let mut lexemes = Vec::new();
+        while !rest.is_empty() {
+            let end = rest.iter().position(|b| *b == 0).expect("NUL");
+            lexemes.push(rest[..end].to_vec());
+            let positions = u16::from_be_bytes([rest[end + 1], rest[end + 2]]) as usize;
+            rest = &rest[end + 3 + 2 * positions..];
+        }
+        assert_eq!(lexemes.len(), 13);
+        assert!(lexemes.windows(2).all(|w| w[0] < w[1]), "{lexemes:?}");
     }
 }
