@@ -51,7 +51,7 @@ pub async fn record_many(
     }
     let ids: Vec<Uuid> = copies.iter().map(|c| c.id).collect();
     let versions: Vec<i32> = copies.iter().map(|c| c.version).collect();
-    // Sent as text and stored as json, which PostgreSQL checks but does not convert.
+    // Sent and stored as text: Galley wrote it, so PostgreSQL need not check it (0011).
     let snapshots = copies
         .iter()
         .map(|c| serde_json::to_string(c).map_err(|e| sqlx::Error::Encode(e.into())))
@@ -59,7 +59,7 @@ pub async fn record_many(
     let numbers: Vec<(Uuid, i32)> = sqlx::query_as(
         "insert into article_revisions (article_id, number, action, actor_id, version, snapshot) \
          select t.id, coalesce((select max(r.number) from article_revisions r \
-                where r.article_id = t.id), 0) + 1, $4, $5, t.version, t.snapshot::json \
+                where r.article_id = t.id), 0) + 1, $4, $5, t.version, t.snapshot \
          from unnest($1::uuid[], $2::int[], $3::text[]) as t(id, version, snapshot) \
          returning article_id, number",
     )
@@ -299,7 +299,8 @@ pub async fn get_revision(
 ) -> ApiResult<Json<RevisionDetail>> {
     let id = article_id(&state, &principal, &key).await?;
     let rows: Vec<SnapshotRow> = sqlx::query_as(
-        "select number, action, actor_id, at, version, snapshot from article_revisions \
+        "select number, action, actor_id, at, version, snapshot::json as snapshot \
+         from article_revisions \
          where article_id = $1 and number in ($2, $2 - 1) order by number desc",
     )
     .bind(id)
@@ -381,7 +382,7 @@ pub async fn restore_revision(
     super::require_edit(&principal, &data)?;
     workflow::check_version(&headers, data.version)?;
     let snapshot: Value = sqlx::query_scalar(
-        "select snapshot from article_revisions where article_id = $1 and number = $2",
+        "select snapshot::json from article_revisions where article_id = $1 and number = $2",
     )
     .bind(data.id)
     .bind(number)

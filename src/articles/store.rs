@@ -987,7 +987,7 @@ async fn rerender_ids(tx: &mut PgConnection, media: &Media, ids: &[Uuid]) -> Api
         return Ok(());
     }
     let rows: Vec<(DbJson<ArticleData>, Vec<Uuid>)> = sqlx::query_as(
-        "select coalesce(l.snapshot, r.snapshot), l.tag_ids from live_articles l \
+        "select coalesce(l.snapshot, r.snapshot::json), l.tag_ids from live_articles l \
          join articles a on a.id = l.article_id \
          left join article_revisions r on r.article_id = l.article_id \
              and r.version = a.live_version and l.snapshot is null \

@@ -665,7 +665,7 @@ async fn the_published_revision_outlives_retention_and_renders_the_live_copy(poo
 
     // A live copy published before revisions existed still carries its own snapshot.
     sqlx::query(
-        "update live_articles l set snapshot = r.snapshot from article_revisions r \
+        "update live_articles l set snapshot = r.snapshot::json from article_revisions r \
          where r.article_id = l.article_id and r.action = 'publish'",
     )
     .execute(&pool)
