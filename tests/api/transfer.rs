@@ -347,6 +347,42 @@ async fn an_import_does_not_silently_overwrite_an_editors_change(pool: PgPool) {
 }
 
 /// A body streaming `lines`, then failing as when the client goes away.
+/// Changing published articles replaces their live copies without adding any: the published
+/// count stays, and its row is not rewritten, or every changed line would lock it until its
+/// batch commits and side-by-side batches would queue on it line by line.
+#[sqlx::test]
+async fn changing_published_articles_leaves_the_published_count_row_alone(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    let editor = app.token_for(Role::Editor).await;
+    let lines: Vec<Value> = (0..3).map(article).collect();
+    let first = import(&app, &editor, "", ndjson(&lines)).await;
+    assert_eq!(counts(&first.json()), (3, 0, 0, 0), "{}", first.text());
+    let counter = "select count::text || '@' || xmin::text from row_counts \
+                   where table_name = 'live_articles'";
+    let before: String = sqlx::query_scalar(counter)
+        .fetch_one(&pool)
+        .await
+        .expect("counter");
+    let changed: Vec<Value> = lines
+        .into_iter()
+        .map(|mut line| {
+            line["subtitle"] = json!("Revised");
+            line
+        })
+        .collect();
+    let second = import(&app, &editor, "", ndjson(&changed)).await;
+    assert_eq!(counts(&second.json()), (0, 3, 0, 0), "{}", second.text());
+    let after: String = sqlx::query_scalar(counter)
+        .fetch_one(&pool)
+        .await
+        .expect("counter");
+    assert_eq!(after, before);
+    assert!(before.starts_with("3@"), "{before}");
+    let live = app.get("/v1/articles", None).await.json();
+    assert_eq!(live["meta"]["total"], 3);
+    assert_eq!(live["data"][0]["subtitle"], "Revised");
+}
+
 fn cut_off(lines: impl Iterator<Item = Value>) -> Body {
     let chunks: Vec<Result<Bytes, std::io::Error>> = lines
         .map(|line| Ok(Bytes::from(format!("{line}\n"))))
