@@ -535,11 +535,73 @@ pub async fn update(tx: &mut PgConnection, data: &ArticleData) -> ApiResult<()> 
     sync_relations(tx, &[data], true).await
 }
 
-/// One statement for any number of new rows: the columns travel as arrays.
+/// The working-copy columns of many copies as a row source `t`, each column one array
+/// (`$1`–`$25`); `$26` says whether the rows are marked as imported.
+macro_rules! article_rows {
+    () => {
+        "unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::text[], $8::text[], $9::uuid[], $10::text[], $11::text[], $12::bool[],
+            $13::text[], $14::jsonb[], $15::text[], $16::int[], $17::int[], $18::uuid[],
+            $19::timestamptz[], $20::timestamptz[], $21::int[], $22::int[], $23::timestamptz[],
+            $24::timestamptz[], $25::tsvector[])
+            as t(id, slug, status, title, subtitle, excerpt, derived_excerpt, body,
+                banner_image_id, banner_caption, banner_credit, featured, language, seo,
+                external_id, word_count, reading_time_minutes, created_by, published_at,
+                scheduled_at, version, live_version, created_at, updated_at, search)"
+    };
+}
+
+const INSERT_ROWS: &str = concat!(
+    "insert into articles (id, slug, status, title, subtitle, excerpt, derived_excerpt, body,
+        banner_image_id, banner_caption, banner_credit, featured, language, seo, external_id,
+        word_count, reading_time_minutes, created_by, published_at, scheduled_at,
+        version, live_version, created_at, updated_at, imported_version, search)
+    select id, slug, status, title, subtitle, excerpt, derived_excerpt, body::json,
+        banner_image_id, banner_caption, banner_credit, featured, language, seo, external_id,
+        word_count, reading_time_minutes, created_by, published_at, scheduled_at,
+        version, live_version, created_at, updated_at, case when $26 then version end, search
+    from ",
+    article_rows!()
+);
+
+const UPDATE_ROWS: &str = concat!(
+    "update articles a set slug = t.slug, status = t.status, title = t.title,
+        subtitle = t.subtitle, excerpt = t.excerpt, derived_excerpt = t.derived_excerpt,
+        body = t.body::json, banner_image_id = t.banner_image_id,
+        banner_caption = t.banner_caption, banner_credit = t.banner_credit,
+        featured = t.featured, language = t.language, seo = t.seo, external_id = t.external_id,
+        word_count = t.word_count, reading_time_minutes = t.reading_time_minutes,
+        created_by = t.created_by, published_at = t.published_at, scheduled_at = t.scheduled_at,
+        version = t.version, live_version = t.live_version, created_at = t.created_at,
+        updated_at = t.updated_at, search = t.search,
+        imported_version = case when $26 then t.version else a.imported_version end
+    from ",
+    article_rows!(),
+    " where a.id = t.id"
+);
+
+/// Saves many working copies' fields and relations, marked as imported, in a fixed number of
+/// statements. All or nothing, like `insert_many`: callers fall back to `update` one by one.
+pub async fn update_many(tx: &mut PgConnection, copies: &[&ArticleData]) -> sqlx::Result<()> {
+    write_rows(&mut *tx, copies, true, UPDATE_ROWS).await?;
+    sync_relations_rows(tx, copies, true).await
+}
+
+/// One statement for any number of new rows.
 async fn insert_rows(
     tx: &mut PgConnection,
     copies: &[&ArticleData],
     imported: bool,
+) -> sqlx::Result<()> {
+    write_rows(tx, copies, imported, INSERT_ROWS).await
+}
+
+/// Runs `sql` (`INSERT_ROWS` or `UPDATE_ROWS`) with the columns of `copies` as arrays.
+async fn write_rows(
+    tx: &mut PgConnection,
+    copies: &[&ArticleData],
+    imported: bool,
+    sql: &'static str,
 ) -> sqlx::Result<()> {
     let vectors: Vec<Option<SearchVector>> = copies.iter().map(|c| working_search(c)).collect();
     let column =
@@ -548,60 +610,40 @@ async fn insert_rows(
         .iter()
         .map(|c| body_json(c))
         .collect::<sqlx::Result<Vec<_>>>()?;
-    sqlx::query(
-        r#"
-        insert into articles (id, slug, status, title, subtitle, excerpt, derived_excerpt, body,
-            banner_image_id, banner_caption, banner_credit, featured, language, seo, external_id,
-            word_count, reading_time_minutes, created_by, published_at, scheduled_at,
-            version, live_version, created_at, updated_at, imported_version, search)
-        select id, slug, status, title, subtitle, excerpt, derived_excerpt, body::json,
-            banner_image_id, banner_caption, banner_credit, featured, language, seo, external_id,
-            word_count, reading_time_minutes, created_by, published_at, scheduled_at,
-            version, live_version, created_at, updated_at, case when $26 then version end, search
-        from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::text[], $8::text[], $9::uuid[], $10::text[], $11::text[], $12::bool[],
-            $13::text[], $14::jsonb[], $15::text[], $16::int[], $17::int[], $18::uuid[],
-            $19::timestamptz[], $20::timestamptz[], $21::int[], $22::int[], $23::timestamptz[],
-            $24::timestamptz[], $25::tsvector[])
-            as t(id, slug, status, title, subtitle, excerpt, derived_excerpt, body,
-                banner_image_id, banner_caption, banner_credit, featured, language, seo,
-                external_id, word_count, reading_time_minutes, created_by, published_at,
-                scheduled_at, version, live_version, created_at, updated_at, search)
-        "#,
-    )
-    .bind(copies.iter().map(|c| c.id).collect::<Vec<_>>())
-    .bind(column(|c| Some(c.slug.clone())))
-    .bind(column(|c| Some(c.status.clone())))
-    .bind(column(|c| Some(c.title.clone())))
-    .bind(column(|c| c.subtitle.clone()))
-    .bind(column(|c| c.excerpt.clone()))
-    .bind(column(|c| c.derived_excerpt.clone()))
-    .bind(&bodies)
-    .bind(copies.iter().map(|c| c.banner_image_id).collect::<Vec<_>>())
-    .bind(column(|c| c.banner_caption.clone()))
-    .bind(column(|c| c.banner_credit.clone()))
-    .bind(copies.iter().map(|c| c.featured).collect::<Vec<_>>())
-    .bind(column(|c| Some(c.language.clone())))
-    .bind(copies.iter().map(|c| DbJson(&c.seo)).collect::<Vec<_>>())
-    .bind(column(|c| c.external_id.clone()))
-    .bind(copies.iter().map(|c| c.word_count).collect::<Vec<_>>())
-    .bind(
-        copies
-            .iter()
-            .map(|c| c.reading_time_minutes)
-            .collect::<Vec<_>>(),
-    )
-    .bind(copies.iter().map(|c| c.created_by).collect::<Vec<_>>())
-    .bind(copies.iter().map(|c| c.published_at).collect::<Vec<_>>())
-    .bind(copies.iter().map(|c| c.scheduled_at).collect::<Vec<_>>())
-    .bind(copies.iter().map(|c| c.version).collect::<Vec<_>>())
-    .bind(copies.iter().map(|c| c.live_version).collect::<Vec<_>>())
-    .bind(copies.iter().map(|c| c.created_at).collect::<Vec<_>>())
-    .bind(copies.iter().map(|c| c.updated_at).collect::<Vec<_>>())
-    .bind(&vectors)
-    .bind(imported)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(sql)
+        .bind(copies.iter().map(|c| c.id).collect::<Vec<_>>())
+        .bind(column(|c| Some(c.slug.clone())))
+        .bind(column(|c| Some(c.status.clone())))
+        .bind(column(|c| Some(c.title.clone())))
+        .bind(column(|c| c.subtitle.clone()))
+        .bind(column(|c| c.excerpt.clone()))
+        .bind(column(|c| c.derived_excerpt.clone()))
+        .bind(&bodies)
+        .bind(copies.iter().map(|c| c.banner_image_id).collect::<Vec<_>>())
+        .bind(column(|c| c.banner_caption.clone()))
+        .bind(column(|c| c.banner_credit.clone()))
+        .bind(copies.iter().map(|c| c.featured).collect::<Vec<_>>())
+        .bind(column(|c| Some(c.language.clone())))
+        .bind(copies.iter().map(|c| DbJson(&c.seo)).collect::<Vec<_>>())
+        .bind(column(|c| c.external_id.clone()))
+        .bind(copies.iter().map(|c| c.word_count).collect::<Vec<_>>())
+        .bind(
+            copies
+                .iter()
+                .map(|c| c.reading_time_minutes)
+                .collect::<Vec<_>>(),
+        )
+        .bind(copies.iter().map(|c| c.created_by).collect::<Vec<_>>())
+        .bind(copies.iter().map(|c| c.published_at).collect::<Vec<_>>())
+        .bind(copies.iter().map(|c| c.scheduled_at).collect::<Vec<_>>())
+        .bind(copies.iter().map(|c| c.version).collect::<Vec<_>>())
+        .bind(copies.iter().map(|c| c.live_version).collect::<Vec<_>>())
+        .bind(copies.iter().map(|c| c.created_at).collect::<Vec<_>>())
+        .bind(copies.iter().map(|c| c.updated_at).collect::<Vec<_>>())
+        .bind(&vectors)
+        .bind(imported)
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

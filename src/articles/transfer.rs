@@ -460,6 +460,8 @@ struct Importer<'a> {
     savepoint: bool,
     /// New articles of the batch, written together by `flush`.
     pending: PendingNew,
+    /// Changed articles of the batch, written together by `flush`.
+    changed: PendingChanged,
     /// Lines `flush` could not write after all, by their place in the batch.
     flush_failures: Vec<(usize, ApiError)>,
 }
@@ -471,6 +473,22 @@ struct PendingNew {
     slots: Vec<usize>,
     copies: Vec<ArticleData>,
     explicit_slugs: Vec<bool>,
+}
+
+/// Changed articles waiting to be written in one go, the same way: alone, a changed line cost
+/// some fifteen statements, and a file changing 20,000 articles went at 704 lines/s.
+#[derive(Default)]
+struct PendingChanged {
+    slots: Vec<usize>,
+    copies: Vec<ArticleData>,
+    /// Whether each had a live copy before.
+    was_live: Vec<bool>,
+}
+
+/// How a line that its group could not write is written alone.
+enum Alone {
+    New { explicit_slug: bool },
+    Changed { was_live: bool },
 }
 
 impl<'a> Importer<'a> {
@@ -495,6 +513,7 @@ impl<'a> Importer<'a> {
             refs: shared.refs(),
             savepoint: false,
             pending: PendingNew::default(),
+            changed: PendingChanged::default(),
             flush_failures: Vec::new(),
         }
     }
@@ -606,11 +625,12 @@ impl<'a> Importer<'a> {
         Ok(known)
     }
 
-    /// Writes the batch's pending new articles together, under a savepoint: when that fails (a
-    /// slug or external_id taken meanwhile, an image deleted), it is undone and each is written
-    /// alone, so the line at fault gets its own error and the others are stored.
+    /// Writes the batch's pending changed, then new articles, each group together under a
+    /// savepoint: when that fails (a slug or external_id taken meanwhile, an image deleted), it
+    /// is undone and each is written alone, so the line at fault gets its own error and the
+    /// others are stored. Changed first, so slugs they take are seen when new ones get theirs.
     async fn flush(&mut self, tx: &mut PgConnection) -> ApiResult<()> {
-        if self.pending.slots.is_empty() {
+        if self.pending.slots.is_empty() && self.changed.slots.is_empty() {
             return Ok(());
         }
         if self.savepoint {
@@ -621,36 +641,82 @@ impl<'a> Importer<'a> {
                 .await?;
             self.savepoint = false;
         }
-        let mut pending = std::mem::take(&mut self.pending);
-        sqlx::query("savepoint import_new")
-            .execute(&mut *tx)
-            .await?;
-        match self.write_new(tx, &mut pending).await {
-            Ok(()) => {
-                sqlx::query("release savepoint import_new")
-                    .execute(&mut *tx)
-                    .await?;
-                return Ok(());
-            }
-            Err(err) => {
-                tracing::debug!(error = %err, "import: writing new articles together failed; one by one");
-                sqlx::query("rollback to savepoint import_new")
-                    .execute(&mut *tx)
-                    .await?;
+        let changed = std::mem::take(&mut self.changed);
+        if !changed.slots.is_empty() {
+            sqlx::query("savepoint import_group")
+                .execute(&mut *tx)
+                .await?;
+            let written = self.write_changed(tx, &changed).await;
+            if self.end_group(tx, written).await? {
+                let lines = changed.slots.into_iter().zip(changed.copies);
+                let alone = changed
+                    .was_live
+                    .into_iter()
+                    .map(|was_live| Alone::Changed { was_live });
+                self.one_by_one(tx, lines.zip(alone)).await?;
             }
         }
-        let lines = pending
-            .slots
-            .into_iter()
-            .zip(pending.copies)
-            .zip(pending.explicit_slugs);
-        for ((slot, mut data), explicit_slug) in lines {
+        let mut pending = std::mem::take(&mut self.pending);
+        if !pending.slots.is_empty() {
+            sqlx::query("savepoint import_group")
+                .execute(&mut *tx)
+                .await?;
+            let written = self
+                .write_new(tx, &mut pending)
+                .await
+                .map_err(ApiError::from);
+            if self.end_group(tx, written).await? {
+                let lines = pending.slots.into_iter().zip(pending.copies);
+                let alone = pending
+                    .explicit_slugs
+                    .into_iter()
+                    .map(|explicit_slug| Alone::New { explicit_slug });
+                self.one_by_one(tx, lines.zip(alone)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends a group's savepoint: kept when `written`, else undone. Whether to write its lines
+    /// one by one.
+    async fn end_group(&self, tx: &mut PgConnection, written: ApiResult<()>) -> ApiResult<bool> {
+        let failed = match written {
+            Ok(()) => false,
+            Err(err) => {
+                tracing::debug!(error = %err, "import: writing articles together failed; one by one");
+                true
+            }
+        };
+        let end = if failed {
+            "rollback to savepoint import_group"
+        } else {
+            "release savepoint import_group"
+        };
+        sqlx::query(end).execute(&mut *tx).await?;
+        Ok(failed)
+    }
+
+    /// Writes lines alone, each under its own savepoint, recording the failures by slot.
+    async fn one_by_one(
+        &mut self,
+        tx: &mut PgConnection,
+        lines: impl Iterator<Item = ((usize, ArticleData), Alone)>,
+    ) -> ApiResult<()> {
+        for ((slot, mut data), alone) in lines {
             sqlx::query("savepoint import_line")
                 .execute(&mut *tx)
                 .await?;
-            let written = match store::insert(tx, &mut data, explicit_slug).await {
-                Ok(()) => self.go_live(tx, &data, false).await,
-                Err(err) => Err(err),
+            let written = match alone {
+                Alone::New { explicit_slug } => {
+                    match store::insert(tx, &mut data, explicit_slug).await {
+                        Ok(()) => self.go_live(tx, &data, false).await,
+                        Err(err) => Err(err),
+                    }
+                }
+                Alone::Changed { was_live } => match store::update(tx, &data).await {
+                    Ok(()) => self.go_live(tx, &data, was_live).await,
+                    Err(err) => Err(err),
+                },
             };
             let end = match written {
                 Ok(()) => "release savepoint import_line",
@@ -664,22 +730,49 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
+    /// The group write of changed articles: their rows and relations, the live copies their
+    /// status calls for, revisions and events; as `write_new`, publishing last.
+    async fn write_changed(
+        &self,
+        tx: &mut PgConnection,
+        changed: &PendingChanged,
+    ) -> ApiResult<()> {
+        let all: Vec<&ArticleData> = changed.copies.iter().collect();
+        store::update_many(tx, &all).await?;
+        for (copy, was_live) in all.iter().zip(&changed.was_live) {
+            if *was_live && copy.status != "published" {
+                store::remove_live(tx, copy.id).await?;
+            }
+        }
+        Ok(self.record_and_publish(tx, &all).await?)
+    }
+
     async fn write_new(&self, tx: &mut PgConnection, pending: &mut PendingNew) -> sqlx::Result<()> {
         store::insert_many(tx, &mut pending.copies, &pending.explicit_slugs).await?;
         let all: Vec<&ArticleData> = pending.copies.iter().collect();
-        let published: Vec<&ArticleData> = all
-            .iter()
-            .copied()
-            .filter(|c| c.status == "published")
-            .collect();
+        self.record_and_publish(tx, &all).await
+    }
+
+    /// The revisions and events of a group's articles just saved, and the live copies of those
+    /// published.
+    async fn record_and_publish(
+        &self,
+        tx: &mut PgConnection,
+        all: &[&ArticleData],
+    ) -> sqlx::Result<()> {
         history::record_many(
             tx,
-            &all,
+            all,
             "import",
             self.actor,
             self.state.config.revisions_keep,
         )
         .await?;
+        let published: Vec<&ArticleData> = all
+            .iter()
+            .copied()
+            .filter(|c| c.status == "published")
+            .collect();
         // Last, because it ends by updating the counts of the batch's authors and tags, rows
         // that every other batch in flight waits for until this one commits (measured: 100,000
         // lines 1,881 → 2,065 lines/s).
@@ -762,10 +855,9 @@ impl<'a> Importer<'a> {
         }
         data.version += 1;
         data.live_version = (data.status == "published").then_some(data.version);
-        self.before_writing(tx).await?;
-        store::update(tx, &data).await?;
-        self.go_live(tx, &data, current.live_version.is_some())
-            .await?;
+        self.changed.slots.push(slot);
+        self.changed.copies.push(data);
+        self.changed.was_live.push(current.live_version.is_some());
         Ok(Outcome::Updated)
     }
 

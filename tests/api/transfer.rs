@@ -308,6 +308,59 @@ async fn a_new_line_that_cannot_be_written_fails_alone(pool: PgPool) {
     );
 }
 
+/// Changed lines are written together too: unpublishing one takes its live copy down and out
+/// of its tags' counts, and a changed line that cannot be written fails alone.
+#[sqlx::test]
+async fn changed_lines_are_written_together_and_fail_alone(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    let editor = app.token_for(Role::Editor).await;
+    let mut lines: Vec<Value> = (0..5).map(article).collect();
+    lines.push(json!({"slug": "taken", "title": "Draft elsewhere"}));
+    let first = import(&app, &editor, "", ndjson(&lines)).await.json();
+    assert_eq!(counts(&first), (6, 0, 0, 0), "{first}");
+    lines.pop();
+
+    lines[4]["status"] = json!("archived");
+    let archived = import(&app, &editor, "", ndjson(&lines)).await.json();
+    assert_eq!(counts(&archived), (0, 1, 4, 0), "{archived}");
+    assert_eq!(
+        app.get("/v1/articles", None).await.json()["meta"]["total"],
+        4
+    );
+    let tag = app.get("/v1/tags/olympics", None).await.json();
+    assert_eq!(tag["article_count"], 4, "{tag}");
+
+    for line in &mut lines {
+        line["subtitle"] = json!("Revised");
+    }
+    // Changed, but to another article's slug.
+    lines[2]["slug"] = json!("taken");
+    let report = import(&app, &editor, "", ndjson(&lines)).await.json();
+    assert_eq!(counts(&report), (0, 4, 0, 1), "{report}");
+    assert_eq!(report["errors"][0]["line"], 3);
+    assert_eq!(report["errors"][0]["status"], 409);
+    let live = app.get("/v1/articles?limit=10", None).await.json();
+    let subtitles: Vec<&str> = live["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|a| a["subtitle"].as_str().unwrap_or("none"))
+        .collect();
+    assert_eq!(
+        subtitles.iter().filter(|s| **s == "Revised").count(),
+        3,
+        "{live}"
+    );
+    assert_eq!(subtitles.len(), 4, "{live}");
+    // 6 created, 1 archived, 4 revised; the failed line left no revision.
+    assert_eq!(
+        count(&pool, "select count(*) from article_revisions").await,
+        11
+    );
+    let tag = app.get("/v1/tags/olympics", None).await.json();
+    assert_eq!(tag["article_count"], 4, "{tag}");
+}
+
 #[sqlx::test]
 async fn an_import_does_not_silently_overwrite_an_editors_change(pool: PgPool) {
     let app = TestApp::new(pool);
