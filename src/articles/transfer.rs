@@ -3,9 +3,9 @@
 //!
 //! Import streams: lines are cut from the body as it arrives and written in batches, one
 //! transaction per batch (a few side by side, see `import`), a savepoint for each line that
-//! writes alone and one for the batch's new articles written together, so a bad line fails
-//! alone, memory stays bounded by the batches in flight, and a client that disconnects leaves
-//! only whole batches. Each line is
+//! writes alone and one for each group of the batch's changed or new articles written together,
+//! so a bad line fails alone, memory stays bounded by the batches in flight, and a client that
+//! disconnects leaves only whole batches. Each line is
 //! upserted by `external_id`, else by `slug` (given, or made from the title), and compared with
 //! what is stored: an identical line is `unchanged` and writes nothing (no version, revision or
 //! event), so re-running a file is harmless.
@@ -449,7 +449,7 @@ fn is_deadlock(err: &ApiError) -> bool {
     }
 }
 
-/// One batch's work: its transaction, its caches, and the new articles waiting to be written.
+/// One batch's work: its transaction, its caches, and the articles waiting to be written.
 struct Importer<'a> {
     state: &'a AppState,
     actor: Option<Uuid>,
