@@ -591,19 +591,26 @@ async fn revisions_record_every_change_and_restore_as_a_new_one(pool: PgPool) {
     assert_eq!(kinds, vec!["delete"]);
 }
 
+/// Retitles article `id` to each of `titles` in turn: one revision each.
+async fn retitle(app: &TestApp, token: &str, id: &str, titles: &[&str]) {
+    for title in titles {
+        let saved = app
+            .patch(
+                &format!("/v1/articles/{id}"),
+                Some(token),
+                json!({"title": title}),
+            )
+            .await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.text());
+    }
+}
+
 #[sqlx::test]
 async fn revision_retention_keeps_the_newest(pool: PgPool) {
     let app = TestApp::with_config(pool.clone(), |config| config.revisions_keep = 2);
     let editor = app.token_for(Role::Editor).await;
     let id = id_of(&draft(&app, &editor, "Kept").await);
-    for title in ["One", "Two", "Three"] {
-        app.patch(
-            &format!("/v1/articles/{id}"),
-            Some(&editor),
-            json!({"title": title}),
-        )
-        .await;
-    }
+    retitle(&app, &editor, &id, &["One", "Two", "Three"]).await;
     let list = app
         .get(&format!("/v1/articles/{id}/revisions"), Some(&editor))
         .await
@@ -631,14 +638,7 @@ async fn the_published_revision_outlives_retention_and_renders_the_live_copy(poo
             .await
             .expect("search");
     assert_eq!(own_vector, Some(false), "kept with the live copy only");
-    for title in ["Edit one", "Edit two", "Edit three"] {
-        app.patch(
-            &format!("/v1/articles/{id}"),
-            Some(&editor),
-            json!({"title": title}),
-        )
-        .await;
-    }
+    retitle(&app, &editor, &id, &["Edit one", "Edit two", "Edit three"]).await;
     let list = app
         .get(&format!("/v1/articles/{id}/revisions"), Some(&editor))
         .await
