@@ -525,13 +525,15 @@ pub async fn insert_many(
 
 /// Saves the working copy's fields and relations.
 pub async fn update(tx: &mut PgConnection, data: &ArticleData) -> ApiResult<()> {
-    update_row(&mut *tx, data).await.map_err(|err| {
-        if err.as_database_error().and_then(|e| e.constraint()) == Some("articles_slug_key") {
-            ApiError::Conflict(format!("slug '{}' is taken", data.slug))
-        } else {
-            on_constraint(err, SAVE_CONSTRAINTS)
-        }
-    })?;
+    write_rows(&mut *tx, &[data], false, UPDATE_ROWS)
+        .await
+        .map_err(|err| {
+            if err.as_database_error().and_then(|e| e.constraint()) == Some("articles_slug_key") {
+                ApiError::Conflict(format!("slug '{}' is taken", data.slug))
+            } else {
+                on_constraint(err, SAVE_CONSTRAINTS)
+            }
+        })?;
     sync_relations(tx, &[data], true).await
 }
 
@@ -644,49 +646,6 @@ async fn write_rows(
         .bind(imported)
         .execute(&mut *tx)
         .await?;
-    Ok(())
-}
-
-async fn update_row(tx: &mut PgConnection, d: &ArticleData) -> sqlx::Result<()> {
-    sqlx::query(
-        r#"
-        update articles set slug = $2, status = $3, title = $4, subtitle = $5, excerpt = $6,
-            derived_excerpt = $7, body = $8::json, banner_image_id = $9, banner_caption = $10,
-            banner_credit = $11, featured = $12, language = $13, seo = $14, external_id = $15,
-            word_count = $16, reading_time_minutes = $17, created_by = $18,
-            published_at = $19, scheduled_at = $20, version = $21, live_version = $22,
-            created_at = $23, updated_at = $24,
-            search = $25
-        where id = $1
-        "#,
-    )
-    .bind(d.id)
-    .bind(&d.slug)
-    .bind(&d.status)
-    .bind(&d.title)
-    .bind(&d.subtitle)
-    .bind(&d.excerpt)
-    .bind(&d.derived_excerpt)
-    .bind(body_json(d)?)
-    .bind(d.banner_image_id)
-    .bind(&d.banner_caption)
-    .bind(&d.banner_credit)
-    .bind(d.featured)
-    .bind(&d.language)
-    .bind(DbJson(&d.seo))
-    .bind(&d.external_id)
-    .bind(d.word_count)
-    .bind(d.reading_time_minutes)
-    .bind(d.created_by)
-    .bind(d.published_at)
-    .bind(d.scheduled_at)
-    .bind(d.version)
-    .bind(d.live_version)
-    .bind(d.created_at)
-    .bind(d.updated_at)
-    .bind(working_search(d))
-    .execute(&mut *tx)
-    .await?;
     Ok(())
 }
 
