@@ -480,17 +480,9 @@ async fn revisions_record_every_change_and_restore_as_a_new_one(pool: PgPool) {
     act(&app, &editor, &id, "publish", json!({})).await;
     patch(json!({"subtitle": "A subtitle", "body_markdown": "New body."})).await;
 
-    let list = app
-        .get(&format!("/v1/articles/{id}/revisions"), Some(&editor))
-        .await
-        .json();
+    let list = revisions(&app, &editor, &id).await;
     assert_eq!(list["meta"]["total"], 4);
-    let actions: Vec<&str> = list["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|r| r["action"].as_str().expect("action"))
-        .collect();
+    let actions = actions(&list);
     assert_eq!(actions, vec!["update", "publish", "update", "create"]);
     assert!(
         list["data"][0].get("snapshot").is_none(),
@@ -591,6 +583,23 @@ async fn revisions_record_every_change_and_restore_as_a_new_one(pool: PgPool) {
     assert_eq!(kinds, vec!["delete"]);
 }
 
+/// The first page of article `id`'s revisions, newest first.
+async fn revisions(app: &TestApp, token: &str, id: &str) -> Value {
+    app.get(&format!("/v1/articles/{id}/revisions"), Some(token))
+        .await
+        .json()
+}
+
+/// The `action` of each revision in a list.
+fn actions(list: &Value) -> Vec<&str> {
+    list["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|r| r["action"].as_str().expect("action"))
+        .collect()
+}
+
 /// Retitles article `id` to each of `titles` in turn: one revision each.
 async fn retitle(app: &TestApp, token: &str, id: &str, titles: &[&str]) {
     for title in titles {
@@ -611,10 +620,7 @@ async fn revision_retention_keeps_the_newest(pool: PgPool) {
     let editor = app.token_for(Role::Editor).await;
     let id = id_of(&draft(&app, &editor, "Kept").await);
     retitle(&app, &editor, &id, &["One", "Two", "Three"]).await;
-    let list = app
-        .get(&format!("/v1/articles/{id}/revisions"), Some(&editor))
-        .await
-        .json();
+    let list = revisions(&app, &editor, &id).await;
     let numbers: Vec<i64> = list["data"]
         .as_array()
         .expect("data")
@@ -639,16 +645,8 @@ async fn the_published_revision_outlives_retention_and_renders_the_live_copy(poo
             .expect("search");
     assert_eq!(own_vector, Some(false), "kept with the live copy only");
     retitle(&app, &editor, &id, &["Edit one", "Edit two", "Edit three"]).await;
-    let list = app
-        .get(&format!("/v1/articles/{id}/revisions"), Some(&editor))
-        .await
-        .json();
-    let actions: Vec<&str> = list["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|r| r["action"].as_str().expect("action"))
-        .collect();
+    let list = revisions(&app, &editor, &id).await;
+    let actions = actions(&list);
     assert_eq!(actions, vec!["update", "update", "publish"], "{list}");
 
     let renamed = app
