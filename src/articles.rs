@@ -633,8 +633,11 @@ pub struct ListArticlesQuery {
     featured: Option<bool>,
     /// A BCP 47 language tag, e.g. `en`.
     language: Option<String>,
+    #[serde(default, deserialize_with = "crate::timestamp::optional")]
     published_after: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::timestamp::optional")]
     published_before: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::timestamp::optional")]
     updated_after: Option<DateTime<Utc>>,
     /// Full-text search: title weighs most, then subtitle and excerpt, then body. Chinese,
     /// Japanese and Korean text is matched too (`q=松弛`). Results are ordered by relevance

@@ -10,6 +10,7 @@ pub mod ops;
 pub mod pagination;
 pub mod patch;
 pub mod request_id;
+pub mod strict;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
@@ -115,6 +116,11 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(openapi::API_CSP),
+        ))
+        .layer(axum::middleware::from_fn(middleware::header_limit))
         .option_layer(cors(&config))
         .layer(axum::middleware::from_fn_with_state(
             state.live_cache.clone(),

@@ -6,6 +6,7 @@
 //! missing file; files without a row (a crash in between) are removed by `galley media gc`.
 
 pub mod media;
+pub mod multipart_guard;
 pub mod processing;
 pub mod storage;
 pub mod upload;
@@ -399,10 +400,10 @@ pub async fn upload_image(
     }
     .map_err(|err| match err {
         ImageError::Unsupported => ApiError::UnsupportedMediaType(err.to_string()),
-        ImageError::TooManyPixels { .. } | ImageError::Undecodable(_) => {
+        ImageError::TooManyPixels { .. } | ImageError::Undecodable(_) | ImageError::Encoding(_) => {
             ApiError::invalid("file", err.to_string())
         }
-        ImageError::Io(_) | ImageError::Encoding(_) => ApiError::Internal(err.into()),
+        ImageError::Io(_) => ApiError::Internal(err.into()),
     })?;
     drop(upload.file);
 

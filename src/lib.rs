@@ -15,4 +15,5 @@ pub mod images;
 pub mod slug;
 pub mod tags;
 pub mod telemetry;
+pub mod timestamp;
 pub mod validate;

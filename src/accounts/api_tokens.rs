@@ -114,6 +114,7 @@ pub struct CreateApiToken {
     /// At most the creator's own role.
     role: Role,
     /// Optional expiry, in the future.
+    #[serde(default, deserialize_with = "crate::timestamp::optional")]
     expires_at: Option<DateTime<Utc>>,
 }
 
@@ -159,7 +160,10 @@ pub async fn create_token(
     tracing::info!(token.id = %api_token.id, role = api_token.role.as_str(), "API token created");
     Ok((
         StatusCode::CREATED,
-        [(header::LOCATION, format!("/v1/tokens/{}", api_token.id))],
+        [
+            (header::LOCATION, format!("/v1/tokens/{}", api_token.id)),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
         Json(CreatedApiToken { api_token, token }),
     ))
 }

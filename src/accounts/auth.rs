@@ -106,9 +106,16 @@ impl FromRequestParts<AppState> for ReadAccess {
 
 /// The bearer token, if the request carries an `Authorization` header.
 pub fn bearer_token(parts: &Parts) -> ApiResult<Option<&str>> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+    let mut all = parts.headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = all.next() else {
         return Ok(None);
     };
+    if all.next().is_some() {
+        // Which one a proxy or cache would act on is anyone's guess: refuse rather than pick.
+        return Err(ApiError::bad_request(
+            "the request carries more than one Authorization header",
+        ));
+    }
     let malformed = || ApiError::Unauthorized("the Authorization header must be 'Bearer <token>'");
     let value = value.to_str().map_err(|_| malformed())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;

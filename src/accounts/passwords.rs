@@ -46,6 +46,13 @@ impl Passwords {
         if chars > MAX_LEN {
             return Err(format!("must be at most {MAX_LEN} characters"));
         }
+        if is_common(password) {
+            return Err(
+                "is one of the most commonly used passwords, the first that attackers try; \
+                 choose another"
+                    .to_owned(),
+            );
+        }
         Ok(())
     }
 
@@ -100,5 +107,27 @@ impl Passwords {
             })
             .await
             .cloned()
+    }
+}
+
+/// The passwords of at least `MIN_LEN` characters among the 49,233 most common ones, in
+/// lowercase: zxcvbn's list (`@zxcvbn-ts/language-common` 4.1.3, MIT, © Dropbox and zxcvbn-ts).
+const COMMON_PASSWORDS: &str = include_str!("common_passwords.txt");
+
+fn is_common(password: &str) -> bool {
+    static SET: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+        std::sync::LazyLock::new(|| COMMON_PASSWORDS.lines().collect());
+    SET.contains(password.to_lowercase().as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_passwords_are_refused_whatever_their_case() {
+        assert!(Passwords::check_policy("password123").is_err());
+        assert!(Passwords::check_policy("Password123").is_err());
+        assert!(Passwords::check_policy("a sentence only I would write").is_ok());
     }
 }

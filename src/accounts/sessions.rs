@@ -2,7 +2,12 @@
 
 use std::net::IpAddr;
 
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -55,7 +60,7 @@ pub async fn login(
     State(state): State<AppState>,
     ClientIp(client_ip): ClientIp,
     ApiJson(body): ApiJson<LoginRequest>,
-) -> ApiResult<Json<LoginResponse>> {
+) -> ApiResult<impl IntoResponse> {
     let email_key = body.email.trim().to_lowercase();
     let client = client_ip.as_ref().map(IpAddr::to_string);
     check_throttle(&state, &email_key, client.as_deref()).await?;
@@ -115,11 +120,15 @@ pub async fn login(
         .await?;
     tx.commit().await?;
     tracing::info!(user.id = %user_id, "signed in");
-    Ok(Json(LoginResponse {
-        token,
-        expires_at,
-        user: row.try_into()?,
-    }))
+    // The body carries the session token: no cache, shared or private, may keep it.
+    Ok((
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(LoginResponse {
+            token,
+            expires_at,
+            user: row.try_into()?,
+        }),
+    ))
 }
 
 #[derive(sqlx::FromRow)]

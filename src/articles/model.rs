@@ -25,11 +25,37 @@ pub struct Seo {
 
 /// An author or tag as an article names it: an id or slug of an existing one, or
 /// `{"name": …, "slug"?: …}`, matched by slug and created when missing.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum RefInput {
     Key(String),
     New(NewRef),
+}
+
+/// By hand rather than `untagged`: serde's untagged enums buffer the input and would read
+/// `NewRef` from an array by position, and their error ("data did not match any variant")
+/// says nothing useful.
+impl<'de> Deserialize<'de> for RefInput {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RefVisitor;
+        impl<'de> serde::de::Visitor<'de> for RefVisitor {
+            type Value = RefInput;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an id or slug, or an object {\"name\", \"slug\"?}")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RefInput, E> {
+                Ok(RefInput::Key(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<RefInput, E> {
+                Ok(RefInput::Key(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RefInput, A::Error> {
+                NewRef::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RefInput::New)
+            }
+        }
+        deserializer.deserialize_any(RefVisitor)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

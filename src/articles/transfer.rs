@@ -84,8 +84,10 @@ pub struct ArticleLine {
     pub external_id: Option<String>,
     /// `draft` (default), `in_review`, `scheduled`, `published` or `archived`.
     pub status: Option<String>,
+    #[serde(default, deserialize_with = "crate::timestamp::optional")]
     pub published_at: Option<DateTime<Utc>>,
     /// Required with `scheduled`; a time already past is published by the scheduler at once.
+    #[serde(default, deserialize_with = "crate::timestamp::optional")]
     pub scheduled_at: Option<DateTime<Utc>>,
 }
 
@@ -585,6 +587,7 @@ impl<'a> Importer<'a> {
     async fn parse_line(&mut self, bytes: &[u8]) -> ApiResult<(ArticleLine, Vec<FieldError>)> {
         let text = std::str::from_utf8(bytes)
             .map_err(|err| ApiError::bad_request(format!("the line is not valid UTF-8: {err}")))?;
+        crate::http::extract::reject_nul(bytes)?;
         let mut value: Value = serde_json::from_str(text)
             .map_err(|err| ApiError::bad_request(format!("malformed JSON: {err}")))?;
         let mut errors = Vec::new();

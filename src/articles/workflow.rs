@@ -121,8 +121,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ActionName {
 #[serde(deny_unknown_fields)]
 pub struct ActionInput {
     /// `publish` only, editors only: the publication date to show, now or in the past.
+    #[serde(default, deserialize_with = "crate::timestamp::optional")]
     published_at: Option<DateTime<Utc>>,
     /// `schedule` only, required: when the article goes live, in the future.
+    #[serde(default, deserialize_with = "crate::timestamp::optional")]
     publish_at: Option<DateTime<Utc>>,
 }
 

@@ -187,6 +187,17 @@ impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         match err {
             sqlx::Error::PoolTimedOut => Self::Unavailable("the database is not reachable"),
+            // A backstop behind the input checks: a value PostgreSQL refuses to store (class 22,
+            // "data exception": an invalid byte sequence, a number or date out of range) or one
+            // past its limits (class 54, e.g. an index row too large) came from the request.
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|code| code.starts_with("22") || code.starts_with("54")) =>
+            {
+                tracing::warn!(error = %db, code = ?db.code(), "the database refused a value");
+                Self::bad_request("the request holds a value that cannot be stored")
+            }
             other => Self::Internal(other.into()),
         }
     }

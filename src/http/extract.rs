@@ -8,7 +8,10 @@ use axum::{
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::error::{ApiError, FieldError};
+use super::{
+    error::{ApiError, FieldError},
+    strict::{Strict, has_nul_escape, nul_path},
+};
 
 /// A JSON body: `415` unless the content type is JSON, `413` past the body limit, `400` when the
 /// bytes are not JSON, `422` (with the field's path) when they are JSON of the wrong shape,
@@ -37,17 +40,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// Parses a JSON document the way request bodies are parsed (also used per NDJSON line).
+/// Parses a JSON document the way request bodies are parsed (also used per NDJSON line):
+/// structs only from objects, no NUL in any string, field errors by path.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    reject_nul(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+    let value = serde_path_to_error::deserialize(Strict(&mut deserializer)).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         let message = without_position(&inner.to_string());
         match inner.classify() {
-            serde_json::error::Category::Data => {
-                ApiError::Validation(vec![FieldError::new(field_of(&path, &message), message)])
-            }
+            serde_json::error::Category::Data => ApiError::Validation(vec![shown_error(
+                field_of(&path, &message),
+                message,
+            )]),
             serde_json::error::Category::Eof if bytes.iter().all(u8::is_ascii_whitespace) => {
                 ApiError::bad_request("the request body is empty; expected a JSON document")
             }
@@ -60,13 +66,62 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// Deserializes an already parsed JSON value, with the same field errors as `parse_json`.
+/// Deserializes an already parsed JSON value, with the same rules and field errors as
+/// `parse_json` (the value must come from bytes `reject_nul` passed).
 pub fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
+    serde_path_to_error::deserialize(Strict(value)).map_err(|err| {
         let path = err.path().to_string();
         let message = without_position(&err.inner().to_string());
-        ApiError::Validation(vec![FieldError::new(field_of(&path, &message), message)])
+        ApiError::Validation(vec![shown_error(field_of(&path, &message), message)])
     })
+}
+
+/// A `422` naming the first string holding NUL (U+0000), which PostgreSQL cannot store.
+pub fn reject_nul(bytes: &[u8]) -> Result<(), ApiError> {
+    if !has_nul_escape(bytes) {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        // Malformed anyway: the parse that follows reports it.
+        return Ok(());
+    };
+    match nul_path(&value) {
+        Some(path) => Err(ApiError::Validation(vec![shown_error(path, NUL_MESSAGE)])),
+        None => Ok(()),
+    }
+}
+
+pub const NUL_MESSAGE: &str = "must not contain the NUL character (U+0000)";
+
+/// Fields whose value is a secret: an error about one never repeats what was sent.
+const SECRET_FIELDS: [&str; 5] = [
+    "password",
+    "current_password",
+    "new_password",
+    "token",
+    "secret",
+];
+
+/// Echoed input is cut to this many characters: a 1 MiB field name is not sent back whole.
+const MAX_ECHOED_CHARS: usize = 200;
+
+/// A field error as a client sees it: secrets never echoed, long input truncated.
+fn shown_error(field: String, message: impl Into<String>) -> FieldError {
+    let last = field.rsplit(['.', ']']).next().unwrap_or_default();
+    let message = if SECRET_FIELDS.contains(&last) {
+        "invalid value (not shown: the field holds a secret); expected a string".to_owned()
+    } else {
+        truncate(message.into())
+    };
+    FieldError::new(truncate(field), message)
+}
+
+/// Cuts text to `MAX_ECHOED_CHARS` characters, marking the cut.
+pub fn truncate(text: String) -> String {
+    match text.char_indices().nth(MAX_ECHOED_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -114,6 +169,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
+        if let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
+            .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+        {
+            return Err(ApiError::bad_request(truncate(format!(
+                "invalid query parameter '{}': {NUL_MESSAGE}",
+                name.replace('\0', "%00")
+            ))));
+        }
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)
@@ -125,9 +188,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
                     .to_string()
                     .replace("unknown field", "unknown query parameter");
                 if path == "." {
-                    ApiError::bad_request(format!("invalid query: {message}"))
+                    ApiError::bad_request(truncate(format!("invalid query: {message}")))
                 } else {
-                    ApiError::bad_request(format!("invalid query parameter '{path}': {message}"))
+                    ApiError::bad_request(truncate(format!(
+                        "invalid query parameter '{path}': {message}"
+                    )))
                 }
             })
     }
@@ -143,7 +208,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
         let raw = path_segment(parts, state).await?;
         Uuid::parse_str(&raw)
             .map(PathId)
-            .map_err(|_| ApiError::bad_request(format!("'{raw}' is not a valid id (a UUID)")))
+            .map_err(|_| ApiError::bad_request(truncate(format!("'{raw}' is not a valid id (a UUID)"))))
     }
 }
 

@@ -47,6 +47,24 @@ pub async fn problem_fallback(request: Request, next: Next) -> Response {
     rewritten
 }
 
+/// All request headers together may hold at most this many bytes (names and values).
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// `431` for a request whose headers exceed `MAX_HEADER_BYTES`: hyper would take ~400 KB.
+pub async fn header_limit(request: Request, next: Next) -> Response {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if size > MAX_HEADER_BYTES {
+        let status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+        let detail = format!("the request headers exceed {MAX_HEADER_BYTES} bytes in all");
+        return problem_response(status, &status_problem(status, Some(detail)));
+    }
+    next.run(request).await
+}
+
 /// Router fallback: no route matches the path.
 pub async fn route_not_found(method: Method, uri: axum::http::Uri) -> Response {
     let problem = super::error::Problem {

@@ -5,7 +5,9 @@
 //! can be 413/415/422, a secured call can be 401/403…) are added here by rule rather than
 //! repeated on every handler; handlers document only their specific errors (409, 429, …).
 
-use axum::body::Bytes;
+use axum::{body::Bytes, http::HeaderValue};
+use base64::Engine;
+use sha2::{Digest, Sha256};
 use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -51,10 +53,15 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::articles::router())
 }
 
+/// The Content-Security-Policy of every API response: JSON is never a document to render.
+pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+
 /// The rendered document and reference page, built once per process.
 pub struct ApiDocs {
     pub json: Bytes,
     pub html: Bytes,
+    /// The page's policy: nothing but its own inline stylesheet, allowed by hash.
+    pub html_csp: HeaderValue,
 }
 
 impl ApiDocs {
@@ -62,9 +69,15 @@ impl ApiDocs {
         let mut value = serde_json::to_value(&doc).unwrap_or_else(|_| json!({}));
         complete(&mut value);
         let html = super::openapi::render_html(&value);
+        let style_hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE));
+        let html_csp = HeaderValue::from_str(&format!(
+            "default-src 'none'; style-src 'sha256-{style_hash}'; frame-ancestors 'none'"
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static(API_CSP));
         Self {
             json: Bytes::from(serde_json::to_vec_pretty(&value).unwrap_or_default()),
             html: Bytes::from(html),
+            html_csp,
         }
     }
 }

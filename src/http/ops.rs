@@ -65,6 +65,10 @@ pub async fn get_openapi(Extension(docs): Extension<Arc<ApiDocs>>) -> Response {
 /// A human-readable API reference, rendered from the OpenAPI document (no external assets).
 #[utoipa::path(get, path = "/docs", tag = "operations",
     responses((status = 200, description = "HTML API reference", content_type = "text/html")))]
-pub async fn get_docs(Extension(docs): Extension<Arc<ApiDocs>>) -> Html<axum::body::Bytes> {
-    Html(docs.html.clone())
+pub async fn get_docs(Extension(docs): Extension<Arc<ApiDocs>>) -> Response {
+    (
+        [(header::CONTENT_SECURITY_POLICY, docs.html_csp.clone())],
+        Html(docs.html.clone()),
+    )
+        .into_response()
 }

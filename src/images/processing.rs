@@ -24,6 +24,9 @@ use image::{
 pub const VARIANT_WIDTHS: [u32; 5] = [320, 640, 1024, 1600, 2400];
 
 const JPEG_QUALITY_ORIGINAL: u8 = 90;
+/// The largest width or height each encoder can write (the formats' own limits).
+const WEBP_MAX_DIMENSION: u32 = 16383;
+const JPEG_MAX_DIMENSION: u32 = 65535;
 const JPEG_QUALITY_VARIANT: u8 = 82;
 const WEBP_QUALITY_ORIGINAL: f32 = 90.0;
 const WEBP_QUALITY_VARIANT: f32 = 80.0;
@@ -244,12 +247,16 @@ fn variants(image: &DynamicImage, icc: Option<&[u8]>) -> Result<Vec<Encoded>, Im
             image::RgbImage::from_raw(target, target_height, pixels).map(DynamicImage::ImageRgb8)
         }
         .ok_or_else(|| ImageError::Encoding("resized buffer has the wrong size".into()))?;
-        out.push(encode_webp(&resized, WEBP_QUALITY_VARIANT)?);
-        out.push(if alpha {
-            encode_png(&resized, icc)?
-        } else {
-            encode_jpeg(&resized, JPEG_QUALITY_VARIANT, icc)?
-        });
+        // A very tall image (a long screenshot) makes variants taller than an encoder can
+        // write: those are left out rather than failing the upload.
+        if target_height <= WEBP_MAX_DIMENSION {
+            out.push(encode_webp(&resized, WEBP_QUALITY_VARIANT)?);
+        }
+        if alpha {
+            out.push(encode_png(&resized, icc)?);
+        } else if target_height <= JPEG_MAX_DIMENSION {
+            out.push(encode_jpeg(&resized, JPEG_QUALITY_VARIANT, icc)?);
+        }
     }
     Ok(out)
 }
@@ -357,7 +364,8 @@ fn same_dimensions(bytes: &[u8], format: Format, width: u32, height: u32) -> boo
 }
 
 /// Copies a JPEG without APP1 (EXIF, XMP), APP13 (IPTC), the other application segments and
-/// comments. Kept: JFIF (APP0), ICC profiles (APP2 `ICC_PROFILE`), Adobe colour info (APP14),
+/// comments. Kept: JFIF (APP0, its thumbnail dropped), ICC profiles (APP2 `ICC_PROFILE`),
+/// Adobe colour info (APP14 `Adobe`),
 /// and everything that codes the picture. Stops at the end-of-image marker, so data appended
 /// after it (multi-picture thumbnails with their own EXIF) is dropped too.
 pub fn strip_jpeg_metadata(jpeg: &[u8]) -> Option<Vec<u8>> {
@@ -393,7 +401,18 @@ pub fn strip_jpeg_metadata(jpeg: &[u8]) -> Option<Vec<u8>> {
             return None;
         }
         let keep = match marker {
+            0xE0 => {
+                // JFIF without its thumbnail (a second picture, possibly of something else):
+                // the 14 bytes of header with a 0×0 thumbnail. JFXX and others are dropped.
+                if let Some(header) = segment.get(2..14).filter(|h| h.starts_with(b"JFIF\0")) {
+                    out.extend_from_slice(&[0xFF, 0xE0, 0x00, 0x10]);
+                    out.extend_from_slice(header);
+                    out.extend_from_slice(&[0, 0]);
+                }
+                false
+            }
             0xE2 => segment[2..].starts_with(b"ICC_PROFILE\0"),
+            0xEE => segment[2..].starts_with(b"Adobe"),
             0xE1 | 0xE3..=0xED | 0xEF | 0xFE => false,
             _ => true,
         };
@@ -602,6 +621,31 @@ mod tests {
             ]
         );
         assert!(strip_jpeg_metadata(&jpeg[..12]).is_none(), "truncated");
+    }
+
+    #[test]
+    fn jpeg_keeps_only_jfif_without_thumbnail_and_adobe_app_segments() {
+        let mut jpeg = vec![0xFF, 0xD8];
+        // JFIF with a 1×1 thumbnail (3 bytes of RGB).
+        jpeg.extend_from_slice(&[0xFF, 0xE0, 0x00, 0x13]);
+        jpeg.extend_from_slice(b"JFIF\0\x01\x02\x01\x00\x48\x00\x48\x01\x01SEC");
+        // A JFXX extension (another thumbnail), a non-JFIF APP0, Adobe and non-Adobe APP14.
+        jpeg.extend_from_slice(&[0xFF, 0xE0, 0x00, 0x0B]);
+        jpeg.extend_from_slice(b"JFXX\0\x10RET");
+        jpeg.extend_from_slice(&[0xFF, 0xE0, 0x00, 0x08]);
+        jpeg.extend_from_slice(b"OTHER\0");
+        jpeg.extend_from_slice(&[0xFF, 0xEE, 0x00, 0x0E]);
+        jpeg.extend_from_slice(b"Adobe\0\x64\0\0\0\0\x01");
+        jpeg.extend_from_slice(&[0xFF, 0xEE, 0x00, 0x08]);
+        jpeg.extend_from_slice(b"Ducky\0");
+        jpeg.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x02, 0x11, 0xFF, 0xD9]);
+        let stripped = strip_jpeg_metadata(&jpeg).expect("valid JPEG");
+        let mut expected = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+        expected.extend_from_slice(b"JFIF\0\x01\x02\x01\x00\x48\x00\x48\x00\x00");
+        expected.extend_from_slice(&[0xFF, 0xEE, 0x00, 0x0E]);
+        expected.extend_from_slice(b"Adobe\0\x64\0\0\0\0\x01");
+        expected.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x02, 0x11, 0xFF, 0xD9]);
+        assert_eq!(stripped, expected);
     }
 
     #[test]

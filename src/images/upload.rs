@@ -3,15 +3,20 @@
 //! temporary file is removed when the `Upload` is dropped, whatever happens next.
 
 use axum::{
+    body::Body,
     extract::{FromRequest, Multipart, Request},
     http::header,
 };
+use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
 use tokio::io::AsyncWriteExt;
 
+use super::multipart_guard::{Breach, Guard, MAX_HEADER_BYTES};
 use crate::http::error::{ApiError, ApiResult};
 
+/// What a form may hold besides the file: three text fields, part headers, boundaries.
+const FORM_OVERHEAD_BYTES: u64 = 4 * MAX_TEXT_FIELD_BYTES as u64 + 4 * MAX_HEADER_BYTES as u64;
 /// Text fields are captions, not essays; anything longer is refused while reading.
 const MAX_TEXT_FIELD_BYTES: usize = 16 * 1024;
 /// A form has at most four parts; a stream of endless repeated fields is cut off.
@@ -30,19 +35,47 @@ pub struct Upload {
 
 /// Reads the multipart body of `request`.
 pub async fn receive(request: Request, max_bytes: u64) -> ApiResult<Upload> {
-    let is_multipart = request
+    let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
-    if !is_multipart {
+        .unwrap_or_default();
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("multipart/form-data")
+    {
         return Err(ApiError::UnsupportedMediaType(
             "expected Content-Type: multipart/form-data with a `file` part".into(),
         ));
     }
+    let boundary = boundary_of(content_type)
+        .ok_or_else(|| ApiError::bad_request("the multipart Content-Type has no boundary"))?;
+    let mut guard = Guard::new(&boundary, max_bytes + FORM_OVERHEAD_BYTES);
+    let breach = guard.breach.clone();
+    let (parts, body) = request.into_parts();
+    let body = Body::from_stream(body.into_data_stream().map(move |chunk| {
+        let chunk = chunk.map_err(axum::BoxError::from)?;
+        guard.feed(&chunk)?;
+        Ok::<_, axum::BoxError>(chunk)
+    }));
+    let request = Request::from_parts(parts, body);
     let mut multipart = Multipart::from_request(request, &())
         .await
         .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
+    let malformed = |err: axum::extract::multipart::MultipartError| {
+        match breach.lock().ok().and_then(|b| *b) {
+            Some(Breach::TooLarge) => ApiError::PayloadTooLarge(format!(
+                "the upload is larger than the limit of {max_bytes} bytes"
+            )),
+            Some(Breach::HeadersTooLarge) => ApiError::bad_request(format!(
+                "a form part's headers (or the preamble) exceed {MAX_HEADER_BYTES} bytes"
+            )),
+            None => ApiError::bad_request(format!(
+                "malformed multipart body: {}",
+                err.body_text()
+            )),
+        }
+    };
 
     let mut file: Option<(NamedTempFile, u64, [u8; 32], Option<String>)> = None;
     let (mut alt, mut caption, mut credit) = (None, None, None);
@@ -95,6 +128,9 @@ pub async fn receive(request: Request, max_bytes: u64) -> ApiResult<Upload> {
                 }
                 let text = String::from_utf8(text)
                     .map_err(|_| ApiError::invalid(name.clone(), "must be UTF-8 text"))?;
+                if text.contains('\0') {
+                    return Err(ApiError::invalid(name, crate::http::extract::NUL_MESSAGE));
+                }
                 let slot = match name.as_str() {
                     "alt" => &mut alt,
                     "caption" => &mut caption,
@@ -104,7 +140,7 @@ pub async fn receive(request: Request, max_bytes: u64) -> ApiResult<Upload> {
             }
             other => {
                 return Err(ApiError::invalid(
-                    other,
+                    crate::http::extract::truncate(other.to_owned()),
                     "unknown field; expected file, alt, caption, credit",
                 ));
             }
@@ -123,8 +159,16 @@ pub async fn receive(request: Request, max_bytes: u64) -> ApiResult<Upload> {
     })
 }
 
-fn malformed(err: axum::extract::multipart::MultipartError) -> ApiError {
-    ApiError::bad_request(format!("malformed multipart body: {}", err.body_text()))
+/// The `boundary` parameter of a multipart Content-Type, unquoted.
+fn boundary_of(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        if !name.trim().eq_ignore_ascii_case("boundary") {
+            return None;
+        }
+        let value = value.trim().trim_matches('"');
+        (!value.is_empty() && value.len() <= 70).then(|| value.to_owned())
+    })
 }
 
 /// Keeps the last path component, without control characters, at most 255 characters:
