@@ -325,10 +325,10 @@ pub async fn create_author(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpdateAuthor {
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     name: Patch<String>,
     /// Changing the slug changes the author's URL; old URLs stop working.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     slug: Patch<String>,
     #[schema(value_type = Option<String>)]
     bio: Patch<String>,

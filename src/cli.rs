@@ -50,6 +50,8 @@ enum Command {
     },
     /// Export every article as NDJSON to FILE, or to standard output.
     Export { file: Option<std::path::PathBuf> },
+    /// Print the OpenAPI document (what `GET /v1/openapi.json` serves); needs no database.
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,6 +95,17 @@ impl clap::ValueEnum for Role {
 pub fn main() -> ExitCode {
     return_large_allocations_to_the_os();
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Openapi)) {
+        use std::io::Write;
+        let docs = http::openapi::ApiDocs::build(http::openapi::api_router().into_openapi());
+        return match std::io::stdout().write_all(&docs.json) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: writing the document: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Err(err) = dotenvy::dotenv()
         && !err.not_found()
     {
@@ -183,7 +196,7 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Export { file } => export(config, file.as_deref()).await,
-        Command::Import { .. } => unreachable_command(),
+        Command::Import { .. } | Command::Openapi => unreachable_command(),
     }
 }
 

@@ -203,10 +203,10 @@ pub async fn create_tag(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpdateTag {
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     name: Patch<String>,
     /// Changing the slug changes the tag's URL; old URLs stop working.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     slug: Patch<String>,
     #[schema(value_type = Option<String>)]
     description: Patch<String>,

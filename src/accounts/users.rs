@@ -291,20 +291,20 @@ pub async fn get_user(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpdateUser {
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     email: Patch<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     name: Patch<String>,
-    #[schema(value_type = Option<Role>)]
+    #[schema(value_type = Role)]
     role: Patch<Role>,
     /// Disabling signs the user out everywhere and revokes their API tokens.
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     disabled: Patch<bool>,
     /// `null` unlinks the byline.
     #[schema(value_type = Option<Uuid>)]
     author_id: Patch<Uuid>,
     /// Sets a new password and signs the user out everywhere.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     password: Patch<String>,
 }
 

@@ -190,12 +190,30 @@ fn diff(before: &Value, after: &Value) -> Vec<&'static str> {
         .collect()
 }
 
+/// What made a revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RevisionAction {
+    Create,
+    Update,
+    Submit,
+    Publish,
+    /// Published by the scheduler at its `publish_at`.
+    PublishScheduled,
+    Schedule,
+    Unschedule,
+    Unpublish,
+    Archive,
+    Restore,
+    /// A revision's snapshot restored as the working copy.
+    RestoreRevision,
+}
+
 /// A revision in a list (no snapshot).
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Revision {
     pub number: i32,
-    /// `create`, `update`, `submit`, `publish`, `publish_scheduled` (by the scheduler),
-    /// `schedule`, `unschedule`, `unpublish`, `archive`, `restore`, `restore_revision`.
+    #[schema(value_type = RevisionAction)]
     pub action: String,
     /// The user who made the change; `null` for the scheduler or a deleted user.
     pub actor_id: Option<Uuid>,
@@ -222,7 +240,7 @@ pub struct RevisionDetail {
     #[serde(flatten)]
     pub revision: Revision,
     /// The working copy after this change (relations by id).
-    #[schema(value_type = Object)]
+    #[schema(value_type = super::model::ArticleData)]
     pub snapshot: Value,
     /// Fields that differ from revision n-1 (every field set, for the first revision).
     pub changed: Vec<&'static str>,

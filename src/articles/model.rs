@@ -75,6 +75,17 @@ pub struct BannerInput {
     pub credit: Option<String>,
 }
 
+/// Where an article is in the publishing workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ArticleStatus {
+    Draft,
+    InReview,
+    Scheduled,
+    Published,
+    Archived,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InitialStatus {
@@ -115,9 +126,9 @@ pub struct CreateArticle {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpdateArticle {
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     pub title: Patch<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     pub slug: Patch<String>,
     #[schema(value_type = Option<String>)]
     pub subtitle: Patch<String>,
@@ -125,7 +136,7 @@ pub struct UpdateArticle {
     pub excerpt: Patch<String>,
     #[schema(value_type = Option<Vec<Block>>)]
     pub body: Patch<Vec<Block>>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     pub body_markdown: Patch<String>,
     #[schema(value_type = Option<BannerInput>)]
     pub banner: Patch<BannerInput>,
@@ -133,9 +144,9 @@ pub struct UpdateArticle {
     pub authors: Patch<Vec<RefInput>>,
     #[schema(value_type = Option<Vec<RefInput>>)]
     pub tags: Patch<Vec<RefInput>>,
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub featured: Patch<bool>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = String)]
     pub language: Patch<String>,
     #[schema(value_type = Option<Seo>)]
     pub seo: Patch<Seo>,
@@ -143,11 +154,14 @@ pub struct UpdateArticle {
     pub external_id: Patch<String>,
 }
 
-/// One copy of an article, relations by id. Serialised as the live copy's snapshot.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One copy of an article, relations by id. Serialised as a revision's snapshot (the
+/// `ArticleSnapshot` schema).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = ArticleSnapshot)]
 pub struct ArticleData {
     pub id: Uuid,
     pub slug: String,
+    #[schema(value_type = ArticleStatus)]
     pub status: String,
     pub title: String,
     pub subtitle: Option<String>,
@@ -226,13 +240,15 @@ pub struct Article {
     pub title: String,
     pub subtitle: Option<String>,
     pub excerpt: Option<String>,
-    /// `draft`, `in_review`, `scheduled`, `published` or `archived`.
+    #[schema(value_type = ArticleStatus)]
     pub status: String,
     /// Blocks; image blocks also carry `"image"`. Left out of lists unless `include=body`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Vec<ShownBlock>)]
     pub body: Option<Vec<ShownBlock>>,
+    /// The body as HTML, every text escaped. Left out of lists unless `include=body`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     pub body_html: Option<String>,
     pub banner: Option<Banner>,
     pub authors: Vec<Byline>,
@@ -254,11 +270,13 @@ pub struct Article {
 
 /// A block as the API shows it: an image block also carries its image. Serialised straight
 /// from the block (a `serde_json::Value` in between was a sixth of an import's rendering).
-#[derive(Debug, Serialize)]
+/// Its schema is `Block`'s with `image` added to the image variant (see `http::openapi`).
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ShownBlock {
     #[serde(flatten)]
     block: Block,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Image)]
     image: Option<Image>,
 }
 

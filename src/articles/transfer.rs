@@ -83,6 +83,7 @@ pub struct ArticleLine {
     pub seo: Option<Seo>,
     pub external_id: Option<String>,
     /// `draft` (default), `in_review`, `scheduled`, `published` or `archived`.
+    #[schema(value_type = Option<crate::articles::model::ArticleStatus>)]
     pub status: Option<String>,
     #[serde(default, deserialize_with = "crate::timestamp::optional")]
     pub published_at: Option<DateTime<Utc>>,

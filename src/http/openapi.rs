@@ -14,6 +14,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::html::escape;
 
+mod refine;
+
 use super::{
     AppState,
     error::{FieldError, Problem},
@@ -28,7 +30,14 @@ use super::{
                        (application/problem+json). Lists are {\"data\": [...], \"meta\": {...}}.",
         license(name = "MIT"),
     ),
-    components(schemas(Problem, FieldError, ListMeta)),
+    components(schemas(
+        Problem,
+        FieldError,
+        ListMeta,
+        crate::articles::View,
+        crate::articles::workflow::Action,
+        crate::articles::model::ArticleStatus,
+    )),
     tags(
         (name = "operations", description = "Health, readiness and this document"),
         (name = "auth", description = "Sign in and out, the current user"),
@@ -38,6 +47,8 @@ use super::{
         (name = "tags", description = "Topics such as Olympics or Music"),
         (name = "images", description = "The image library and media files"),
         (name = "articles", description = "Articles: working copies, live copies, publishing"),
+        (name = "revisions", description = "Every change to an article, numbered, with its snapshot"),
+        (name = "import", description = "NDJSON import and export of articles"),
     )
 )]
 struct ApiDoc;
@@ -103,6 +114,8 @@ fn complete(doc: &mut Value) {
             }
         }
     }
+    doc["servers"] = json!([{"url": "/", "description": "The server that serves this document"}]);
+    refine::refine(doc);
 }
 
 fn add_standard_responses(path: &str, method: &str, op: &mut Value) {
