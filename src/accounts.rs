@@ -9,12 +9,13 @@ pub mod role;
 pub mod sessions;
 pub mod users;
 
+use crate::http::pagination::document_sort_keys;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{config::Config, http::AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let router = OpenApiRouter::new()
         .routes(routes!(sessions::login))
         .routes(routes!(sessions::logout))
         .routes(routes!(users::get_me))
@@ -22,7 +23,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(users::get_user, users::update_user))
         .routes(routes!(api_tokens::list_tokens, api_tokens::create_token))
-        .routes(routes!(api_tokens::delete_token))
+        .routes(routes!(api_tokens::delete_token));
+    let router = document_sort_keys(router, "/v1/users", users::SORT_KEYS);
+    document_sort_keys(router, "/v1/tokens", api_tokens::SORT_KEYS)
 }
 
 /// Creates the configured first admin when the database has no user yet.

@@ -42,14 +42,17 @@ use crate::{
         AppState,
         error::{ApiError, ApiResult, FieldError, Problem},
         extract::{ApiJson, ApiQuery, IdOrSlug},
-        pagination::{KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey, SortValues},
+        pagination::{
+            KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey, SortValues,
+            document_sort_keys,
+        },
         patch::Patch,
     },
     validate::Validator,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let router = OpenApiRouter::new()
         .routes(routes!(list_articles, create_article))
         .routes(routes!(get_article, update_article, delete_article))
         .routes(routes!(workflow::run_action))
@@ -58,7 +61,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(history::get_revision))
         .routes(routes!(history::restore_revision))
         .routes(routes!(transfer::import_articles))
-        .routes(routes!(transfer::export_articles))
+        .routes(routes!(transfer::export_articles));
+    // Live and working lists sort by the same keys (`rank` with `q` only).
+    let router = document_sort_keys(router, "/v1/articles", LIVE_SEARCH_SORT_KEYS);
+    document_sort_keys(
+        router,
+        "/v1/articles/{id}/revisions",
+        std::slice::from_ref(&history::NUMBER),
+    )
 }
 
 /// Whose article this is, for contributors and authors: created by them, or bylined with the
@@ -625,6 +635,9 @@ pub struct ListArticlesQuery {
     /// `live` (default, anyone): published articles. `working` (signed in): working copies.
     view: Option<View>,
     /// With `view=working`: comma-separated statuses (`draft,published`).
+    #[param(
+        pattern = "^(draft|in_review|scheduled|published|archived)(,(draft|in_review|scheduled|published|archived))*$"
+    )]
     status: Option<String>,
     /// Comma-separated tag slugs: articles with any of them.
     tag: Option<String>,
@@ -632,6 +645,7 @@ pub struct ListArticlesQuery {
     author: Option<String>,
     featured: Option<bool>,
     /// A BCP 47 language tag, e.g. `en`.
+    #[param(pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length = 35)]
     language: Option<String>,
     #[serde(default, deserialize_with = "crate::timestamp::optional")]
     published_after: Option<DateTime<Utc>>,
@@ -646,12 +660,15 @@ pub struct ListArticlesQuery {
     /// those, so it is at most 1,000.
     q: Option<String>,
     /// `body`: include `body` and `body_html` in each item.
+    #[param(pattern = "^body$")]
     include: Option<String>,
     /// Page size, 1–100 (default 20; larger values are clamped).
+    #[param(minimum = 1)]
     limit: Option<i64>,
     /// Opaque cursor from `meta.next_cursor`.
     cursor: Option<String>,
     /// 1-based page number, an alternative to `cursor`.
+    #[param(minimum = 1)]
     page: Option<i64>,
     /// `published_at` (default `-published_at`; working copies default to `-updated_at`),
     /// `updated_at`, `created_at`, `title`; with `q` also `rank` (the default then, `-rank`).

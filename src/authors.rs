@@ -27,7 +27,9 @@ use crate::{
         error::{ApiError, ApiResult, ConstraintErrors, Problem, on_constraint},
         extract::{ApiJson, ApiQuery, IdOrSlug},
         middleware::check_if_match,
-        pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues},
+        pagination::{
+            KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues, document_sort_keys,
+        },
         patch::Patch,
     },
     images::{self, Image},
@@ -36,9 +38,10 @@ use crate::{
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let router = OpenApiRouter::new()
         .routes(routes!(list_authors, create_author))
-        .routes(routes!(get_author, update_author, delete_author))
+        .routes(routes!(get_author, update_author, delete_author));
+    document_sort_keys(router, "/v1/authors", SORT_KEYS)
 }
 
 /// An author (byline).
@@ -211,12 +214,17 @@ pub async fn get_author(
 #[serde(deny_unknown_fields)]
 pub struct CreateAuthor {
     /// 1–200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: String,
     /// Generated from the name when absent (transliterated: 管静鹏 → guan-jing-peng).
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 200)]
     slug: Option<String>,
+    #[schema(max_length = 5000)]
     bio: Option<String>,
+    #[schema(max_length = 2000, pattern = r"^(\s*|https?://[^\s/?#@.][^\s]*)$")]
     website: Option<String>,
     social: Option<BTreeMap<String, String>>,
+    #[schema(format = Email, max_length = 320)]
     email: Option<String>,
     /// An image from the library to show as the author's picture.
     avatar_image_id: Option<Uuid>,
@@ -325,19 +333,19 @@ pub async fn create_author(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpdateAuthor {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"\S")]
     name: Patch<String>,
     /// Changing the slug changes the author's URL; old URLs stop working.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 200)]
     slug: Patch<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 5000)]
     bio: Patch<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000, pattern = r"^(\s*|https?://[^\s/?#@.][^\s]*)$")]
     website: Patch<String>,
     /// Replaces the whole map; `null` or `{}` clears it.
     #[schema(value_type = Option<BTreeMap<String, String>>)]
     social: Patch<BTreeMap<String, String>>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Email, max_length = 320)]
     email: Patch<String>,
     /// `null` removes the picture.
     #[schema(value_type = Option<Uuid>)]

@@ -43,7 +43,10 @@ use crate::{
         error::{ApiError, ApiResult, Problem},
         extract::{ApiJson, ApiQuery, PathId},
         middleware::check_if_match,
-        pagination::{KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey, SortValues},
+        pagination::{
+            KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey, SortValues,
+            document_sort_keys,
+        },
         patch::Patch,
     },
     validate::Validator,
@@ -51,12 +54,13 @@ use crate::{
 
 pub fn router() -> OpenApiRouter<AppState> {
     let (schemas, paths, upload) = routes!(list_images, upload_image);
-    OpenApiRouter::new()
+    let router = OpenApiRouter::new()
         // Uploads bound themselves (GALLEY_IMAGE_MAX_BYTES, checked while streaming); the
         // global JSON body limit would cut them off at 1 MiB.
         .routes((schemas, paths, upload.layer(DefaultBodyLimit::disable())))
         .routes(routes!(get_image, update_image, delete_image))
-        .routes(routes!(media::get_media_file))
+        .routes(routes!(media::get_media_file));
+    document_sort_keys(router, "/v1/images", SORT_KEYS)
 }
 
 /// Media storage plus the limits of image processing, shared by all handlers.
@@ -116,7 +120,9 @@ pub struct Image {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FocalPoint {
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub x: f32,
+    #[schema(minimum = 0.0, maximum = 1.0)]
     pub y: f32,
 }
 
@@ -281,10 +287,12 @@ pub async fn get_image(
 #[into_params(parameter_in = Query)]
 pub struct ListImagesQuery {
     /// Page size, 1–100 (default 20; larger values are clamped).
+    #[param(minimum = 1)]
     limit: Option<i64>,
     /// Opaque cursor from `meta.next_cursor`.
     cursor: Option<String>,
     /// 1-based page number, an alternative to `cursor`.
+    #[param(minimum = 1)]
     page: Option<i64>,
     /// `created_at` (default `-created_at`).
     sort: Option<String>,
@@ -347,10 +355,13 @@ pub async fn list_images(
 )]
 pub struct UploadImage {
     /// JPEG, PNG, WebP or GIF; the type is read from the bytes.
-    #[schema(value_type = String, format = Binary)]
+    #[schema(value_type = String, format = Binary, content_media_type = "application/octet-stream")]
     file: Vec<u8>,
+    #[schema(value_type = String, required = false, max_length = 1000)]
     alt: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 2000)]
     caption: Option<String>,
+    #[schema(value_type = String, required = false, max_length = 500)]
     credit: Option<String>,
 }
 
@@ -544,11 +555,11 @@ fn require_image_editor(principal: &Principal, row: &ImageRow) -> ApiResult<()> 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpdateImage {
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 1000)]
     alt: Patch<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
     caption: Patch<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     credit: Patch<String>,
     /// `{"x": 0.5, "y": 0.3}` with both in 0..1, or `null`.
     #[schema(value_type = Option<FocalPoint>)]

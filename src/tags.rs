@@ -24,7 +24,9 @@ use crate::{
         error::{ApiError, ApiResult, Problem},
         extract::{ApiJson, ApiQuery, IdOrSlug},
         middleware::check_if_match,
-        pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues},
+        pagination::{
+            KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues, document_sort_keys,
+        },
         patch::Patch,
     },
     slug::{self, SlugTable},
@@ -32,9 +34,10 @@ use crate::{
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let router = OpenApiRouter::new()
         .routes(routes!(list_tags, create_tag))
-        .routes(routes!(get_tag, update_tag, delete_tag))
+        .routes(routes!(get_tag, update_tag, delete_tag));
+    document_sort_keys(router, "/v1/tags", SORT_KEYS)
 }
 
 /// A tag.
@@ -145,9 +148,12 @@ pub async fn get_tag(
 #[serde(deny_unknown_fields)]
 pub struct CreateTag {
     /// 1–100 characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     name: String,
     /// Generated from the name when absent (transliterated: 松弛感 → song-chi-gan).
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 200)]
     slug: Option<String>,
+    #[schema(max_length = 5000)]
     description: Option<String>,
 }
 
@@ -203,12 +209,12 @@ pub async fn create_tag(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpdateTag {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 100, pattern = r"\S")]
     name: Patch<String>,
     /// Changing the slug changes the tag's URL; old URLs stop working.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 200)]
     slug: Patch<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 5000)]
     description: Patch<String>,
 }
 

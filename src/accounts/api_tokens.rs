@@ -88,7 +88,7 @@ impl SortValues for TokenRow {
 
 const COLUMNS: &str = "t.id, t.name, t.role, t.user_id, t.expires_at, t.last_used_at, t.created_at";
 
-static SORT_KEYS: &[SortKey] = &[
+pub(super) static SORT_KEYS: &[SortKey] = &[
     SortKey {
         name: "created_at",
         column: "t.created_at",
@@ -110,6 +110,7 @@ static ID_KEY: SortKey = SortKey {
 #[serde(deny_unknown_fields)]
 pub struct CreateApiToken {
     /// What the token is for, e.g. "web frontend" or "nightly import".
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: String,
     /// At most the creator's own role.
     role: Role,
@@ -173,10 +174,12 @@ pub async fn create_token(
 #[into_params(parameter_in = Query)]
 pub struct ListTokensQuery {
     /// Page size, 1–100 (default 20; larger values are clamped).
+    #[param(minimum = 1)]
     limit: Option<i64>,
     /// Opaque cursor from `meta.next_cursor`.
     cursor: Option<String>,
     /// 1-based page number (alternative to `cursor`).
+    #[param(minimum = 1)]
     page: Option<i64>,
     /// `created_at` or `name`, `-` for descending. Default `-created_at`.
     sort: Option<String>,

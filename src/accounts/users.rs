@@ -100,7 +100,7 @@ const USER_CONSTRAINTS: ConstraintErrors = &[
     }),
 ];
 
-static SORT_KEYS: &[SortKey] = &[
+pub(super) static SORT_KEYS: &[SortKey] = &[
     SortKey {
         name: "created_at",
         column: "u.created_at",
@@ -236,10 +236,13 @@ pub async fn list_users(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    #[schema(format = Email, max_length = 320)]
     email: String,
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     name: String,
     role: Role,
     /// At least 8 characters.
+    #[schema(min_length = 8, max_length = 512)]
     password: String,
     author_id: Option<Uuid>,
 }
@@ -291,9 +294,9 @@ pub async fn get_user(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpdateUser {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = Email, max_length = 320)]
     email: Patch<String>,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"\S")]
     name: Patch<String>,
     #[schema(value_type = Role)]
     role: Patch<Role>,
@@ -304,7 +307,7 @@ pub struct UpdateUser {
     #[schema(value_type = Option<Uuid>)]
     author_id: Patch<Uuid>,
     /// Sets a new password and signs the user out everywhere.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 8, max_length = 512)]
     password: Patch<String>,
 }
 
@@ -450,6 +453,7 @@ pub async fn get_me(State(state): State<AppState>, Auth(principal): Auth) -> Api
 pub struct ChangePassword {
     current_password: String,
     /// At least 8 characters.
+    #[schema(min_length = 8, max_length = 512)]
     new_password: String,
 }
 

@@ -25,6 +25,7 @@ pub enum Block {
     },
     Heading {
         /// 1–6.
+        #[schema(minimum = 1, maximum = 6)]
         level: u8,
         children: Vec<Inline>,
     },

@@ -228,7 +228,7 @@ impl SortValues for Revision {
     }
 }
 
-static NUMBER: SortKey = SortKey {
+pub(super) static NUMBER: SortKey = SortKey {
     name: "number",
     column: "number",
     kind: KeyKind::Int,
@@ -306,7 +306,7 @@ struct RevisionRow {
 /// Revision `n` of an article: its snapshot and what changed from `n-1` (signed in).
 #[utoipa::path(get, path = "/v1/articles/{id}/revisions/{n}", tag = "revisions",
     params(("id" = String, Path, description = "Article id or slug"),
-           ("n" = i32, Path, description = "Revision number")),
+           ("n" = i32, Path, minimum = 1, description = "Revision number")),
     security(("bearer" = [])),
     responses((status = 200, description = "The revision", body = RevisionDetail)))]
 pub async fn get_revision(
@@ -383,7 +383,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RevisionNumber {
 /// touched until the article is published again.
 #[utoipa::path(post, path = "/v1/articles/{id}/revisions/{n}/restore", tag = "revisions",
     params(("id" = String, Path, description = "Article id or slug"),
-           ("n" = i32, Path, description = "Revision number")),
+           ("n" = i32, Path, minimum = 1, description = "Revision number")),
     security(("bearer" = [])),
     responses((status = 200, description = "The restored working copy", body = super::model::Article)))]
 pub async fn restore_revision(

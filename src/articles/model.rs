@@ -18,8 +18,11 @@ use crate::{http::patch::Patch, images::Image};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Seo {
+    #[schema(max_length = 300)]
     pub title: Option<String>,
+    #[schema(max_length = 1000)]
     pub description: Option<String>,
+    #[schema(max_length = 2000, pattern = r"^(\s*|https?://[^\s/?#@.][^\s]*)$")]
     pub canonical_url: Option<String>,
 }
 
@@ -61,7 +64,9 @@ impl<'de> Deserialize<'de> for RefInput {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRef {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 200)]
     pub slug: Option<String>,
 }
 
@@ -70,8 +75,10 @@ pub struct NewRef {
 pub struct BannerInput {
     pub image_id: Uuid,
     /// Overrides the image's caption.
+    #[schema(max_length = 2000)]
     pub caption: Option<String>,
     /// Overrides the image's credit ("Banner Image via AFP-JIJI.").
+    #[schema(max_length = 500)]
     pub credit: Option<String>,
 }
 
@@ -97,10 +104,14 @@ pub enum InitialStatus {
 #[serde(deny_unknown_fields)]
 pub struct CreateArticle {
     /// 1–300 characters.
+    #[schema(min_length = 1, max_length = 300, pattern = r"\S")]
     pub title: String,
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 200)]
     pub slug: Option<String>,
+    #[schema(max_length = 500)]
     pub subtitle: Option<String>,
     /// Derived from the first paragraph when absent.
+    #[schema(max_length = 1000)]
     pub excerpt: Option<String>,
     /// Body blocks; or give `body_markdown` instead.
     #[schema(value_type = Option<Vec<Block>>)]
@@ -112,9 +123,11 @@ pub struct CreateArticle {
     pub tags: Option<Vec<RefInput>>,
     pub featured: Option<bool>,
     /// BCP 47 language tag (default `en`).
+    #[schema(pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length = 35)]
     pub language: Option<String>,
     pub seo: Option<Seo>,
     /// Unique import key.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub external_id: Option<String>,
     /// `draft` (default) or `published` (author and up).
     pub status: Option<InitialStatus>,
@@ -126,13 +139,13 @@ pub struct CreateArticle {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpdateArticle {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 300, pattern = r"\S")]
     pub title: Patch<String>,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 200)]
     pub slug: Patch<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub subtitle: Patch<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 1000)]
     pub excerpt: Patch<String>,
     #[schema(value_type = Option<Vec<Block>>)]
     pub body: Patch<Vec<Block>>,
@@ -146,11 +159,11 @@ pub struct UpdateArticle {
     pub tags: Patch<Vec<RefInput>>,
     #[schema(value_type = bool)]
     pub featured: Patch<bool>,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length = 35)]
     pub language: Patch<String>,
     #[schema(value_type = Option<Seo>)]
     pub seo: Patch<Seo>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200, pattern = r"\S")]
     pub external_id: Patch<String>,
 }
 

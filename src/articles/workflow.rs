@@ -157,17 +157,13 @@ pub fn article_response(status: StatusCode, article: &Article) -> ApiResult<Resp
 
 /// `If-Match` on an article write: `*`, or a tag of the current version; else `412`.
 pub fn check_version(headers: &HeaderMap, version: i32) -> ApiResult<()> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
+    let Some(tags) = crate::http::middleware::if_match(headers)? else {
         return Ok(());
     };
-    let list = value
-        .to_str()
-        .map_err(|_| ApiError::bad_request("If-Match is not a valid ETag list"))?;
     let prefix = format!("\"v{version}-");
-    if list
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.starts_with(&prefix))
+    if tags
+        .iter()
+        .any(|tag| *tag == "*" || tag.starts_with(&prefix))
     {
         Ok(())
     } else {
@@ -197,7 +193,8 @@ pub async fn run_action(
     let input: ActionInput = if body.iter().all(u8::is_ascii_whitespace) {
         ActionInput::default()
     } else {
-        parse_json(&body)?
+        // `null` is no input, as an empty body is.
+        parse_json::<Option<ActionInput>>(&body)?.unwrap_or_default()
     };
     let mut tx = state.db.begin().await?;
     let mut data = store::find(&mut *tx, &key, true)

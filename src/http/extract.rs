@@ -50,10 +50,9 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = err.into_inner();
         let message = without_position(&inner.to_string());
         match inner.classify() {
-            serde_json::error::Category::Data => ApiError::Validation(vec![shown_error(
-                field_of(&path, &message),
-                message,
-            )]),
+            serde_json::error::Category::Data => {
+                ApiError::Validation(vec![shown_error(field_of(&path, &message), message)])
+            }
             serde_json::error::Category::Eof if bytes.iter().all(u8::is_ascii_whitespace) => {
                 ApiError::bad_request("the request body is empty; expected a JSON document")
             }
@@ -206,9 +205,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let raw = path_segment(parts, state).await?;
-        Uuid::parse_str(&raw)
-            .map(PathId)
-            .map_err(|_| ApiError::bad_request(truncate(format!("'{raw}' is not a valid id (a UUID)"))))
+        Uuid::parse_str(&raw).map(PathId).map_err(|_| {
+            ApiError::bad_request(truncate(format!("'{raw}' is not a valid id (a UUID)")))
+        })
     }
 }
 

@@ -156,25 +156,41 @@ pub(crate) fn etag_matches(header_value: &HeaderValue, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag == etag)
 }
 
+/// The entity tags of `If-Match`, if sent: `400` unless it is `*` or a list of quoted tags.
+pub fn if_match(headers: &HeaderMap) -> Result<Option<Vec<&str>>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let malformed = || ApiError::bad_request("If-Match must be * or a list of quoted ETags");
+    let tags: Vec<&str> = value
+        .to_str()
+        .map_err(|_| malformed())?
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let well_formed = |tag: &&str| {
+        let quoted = tag.strip_prefix("W/").unwrap_or(tag);
+        *tag == "*" || (quoted.len() >= 2 && quoted.starts_with('"') && quoted.ends_with('"'))
+    };
+    if tags.iter().all(well_formed) {
+        Ok(Some(tags))
+    } else {
+        Err(malformed())
+    }
+}
+
 /// Checks `If-Match` against the current representation of a resource before a write.
 /// `If-Match` uses the strong comparison; a stale or weak tag is a `412`.
 pub fn check_if_match(
     headers: &HeaderMap,
     current: &impl serde::Serialize,
 ) -> Result<(), ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
+    let Some(tags) = if_match(headers)? else {
         return Ok(());
     };
-    let list = value
-        .to_str()
-        .map_err(|_| ApiError::bad_request("If-Match is not a valid ETag list"))?;
     let bytes = serde_json::to_vec(current).map_err(|e| ApiError::Internal(e.into()))?;
     let etag = etag_of(&bytes);
-    let matched = list
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag == etag);
-    if matched {
+    if tags.iter().any(|tag| *tag == "*" || *tag == etag) {
         Ok(())
     } else {
         Err(ApiError::PreconditionFailed)

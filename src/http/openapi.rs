@@ -7,8 +7,8 @@
 
 use axum::{body::Bytes, http::HeaderValue};
 use base64::Engine;
-use sha2::{Digest, Sha256};
 use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 

@@ -304,16 +304,47 @@ fn decode_cursor(cursor: &str, sort: &Sort) -> ApiResult<Vec<KeyValue>> {
         .collect()
 }
 
+/// States a list operation's sort keys in its `sort` parameter, as a pattern of the keys the
+/// operation accepts (`-` for descending, comma-separated): the keys are documented from the
+/// same table the list is sorted by.
+pub fn document_sort_keys<S: Clone + Send + Sync + 'static>(
+    mut router: utoipa_axum::router::OpenApiRouter<S>,
+    path: &str,
+    keys: &[SortKey],
+) -> utoipa_axum::router::OpenApiRouter<S> {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let names = keys.iter().map(|k| k.name).collect::<Vec<_>>().join("|");
+    // Empty is the default order.
+    let pattern = format!("^(-?({names})(,-?({names}))*)?$");
+    if let Some(item) = router.get_openapi_mut().paths.paths.get_mut(path)
+        && let Some(op) = item.get.as_mut()
+        && let Some(params) = op.parameters.as_mut()
+        && let Some(utoipa::openapi::RefOr::T(sort)) = params
+            .iter_mut()
+            .find(|p| matches!(p, utoipa::openapi::RefOr::T(p) if p.name == "sort"))
+    {
+        sort.schema = Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(pattern))
+                .into(),
+        );
+    }
+    router
+}
+
 /// The paging parameters of a list without filters of its own.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Page size, 1–100 (default 20; larger values are clamped).
+    #[param(minimum = 1)]
     pub limit: Option<i64>,
     /// Opaque cursor from `meta.next_cursor`.
     pub cursor: Option<String>,
     /// 1-based page number, an alternative to `cursor` for admin tables.
+    #[param(minimum = 1)]
     pub page: Option<i64>,
     /// Comma-separated sort keys, `-` for descending; the operation lists its keys.
     pub sort: Option<String>,

@@ -282,7 +282,11 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Wrap<A> {
 pub fn has_nul_escape(json: &[u8]) -> bool {
     let mut from = 0;
     while let Some(at) = find(&json[from..], b"\\u0000").map(|i| i + from) {
-        let backslashes = json[..=at].iter().rev().take_while(|b| **b == b'\\').count();
+        let backslashes = json[..=at]
+            .iter()
+            .rev()
+            .take_while(|b| **b == b'\\')
+            .count();
         if backslashes % 2 == 1 {
             return true;
         }
@@ -383,6 +387,9 @@ mod tests {
         let value: serde_json::Value =
             serde_json::from_str(r#"{"body": [{"children": [{"text": "a\u0000"}]}]}"#)
                 .expect("json");
-        assert_eq!(nul_path(&value).as_deref(), Some("body[0].children[0].text"));
+        assert_eq!(
+            nul_path(&value).as_deref(),
+            Some("body[0].children[0].text")
+        );
     }
 }

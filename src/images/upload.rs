@@ -62,20 +62,16 @@ pub async fn receive(request: Request, max_bytes: u64) -> ApiResult<Upload> {
     let mut multipart = Multipart::from_request(request, &())
         .await
         .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
-    let malformed = |err: axum::extract::multipart::MultipartError| {
-        match breach.lock().ok().and_then(|b| *b) {
+    let malformed =
+        |err: axum::extract::multipart::MultipartError| match breach.lock().ok().and_then(|b| *b) {
             Some(Breach::TooLarge) => ApiError::PayloadTooLarge(format!(
                 "the upload is larger than the limit of {max_bytes} bytes"
             )),
             Some(Breach::HeadersTooLarge) => ApiError::bad_request(format!(
                 "a form part's headers (or the preamble) exceed {MAX_HEADER_BYTES} bytes"
             )),
-            None => ApiError::bad_request(format!(
-                "malformed multipart body: {}",
-                err.body_text()
-            )),
-        }
-    };
+            None => ApiError::bad_request(format!("malformed multipart body: {}", err.body_text())),
+        };
 
     let mut file: Option<(NamedTempFile, u64, [u8; 32], Option<String>)> = None;
     let (mut alt, mut caption, mut credit) = (None, None, None);

@@ -36,6 +36,9 @@ const MAY_BE_ABSENT: &[(&str, &str)] = &[
     ("ShownBlockEmbed", "caption"),
 ];
 
+/// `*` or a comma-separated list of entity tags (RFC 9110 §8.8.3).
+const ETAG_LIST: &str = r#"^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$"#;
+
 pub fn refine(doc: &mut Value) {
     strip_null_defaults(doc);
     if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
@@ -284,7 +287,11 @@ fn add_conditional_requests(doc: &mut Value) {
         };
         let mut parameter = None;
         if method == "get" {
-            if let Some(ok) = responses.get_mut("200") {
+            // Streamed (NDJSON) responses are never buffered, so they carry no ETag.
+            if let Some(ok) = responses
+                .get_mut("200")
+                .filter(|ok| ok["content"].get("application/x-ndjson").is_none())
+            {
                 ok["headers"]["ETag"] = json!({
                     "description": "Strong validator of this representation; send it back in If-None-Match.",
                     "schema": {"type": "string"}
@@ -296,14 +303,14 @@ fn add_conditional_requests(doc: &mut Value) {
                 parameter = Some(json!({
                     "name": "If-None-Match", "in": "header", "required": false,
                     "description": "ETags of a representation the client holds; a match answers 304.",
-                    "schema": {"type": "string"}
+                    "schema": {"type": "string", "pattern": ETAG_LIST}
                 }));
             }
         } else if responses.contains_key("412") {
             parameter = Some(json!({
                 "name": "If-Match", "in": "header", "required": false,
                 "description": "The ETag the change is based on; a stale one answers 412 and changes nothing.",
-                "schema": {"type": "string"}
+                "schema": {"type": "string", "pattern": ETAG_LIST}
             }));
         }
         if let Some(parameter) = parameter {
