@@ -9,7 +9,7 @@ pub mod role;
 pub mod sessions;
 pub mod users;
 
-use crate::http::pagination::document_sort_keys;
+use crate::{http::pagination::document_sort_keys, idempotency::once};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{config::Config, http::AppState};
@@ -20,9 +20,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sessions::logout))
         .routes(routes!(users::get_me))
         .routes(routes!(users::change_password))
-        .routes(routes!(users::list_users, users::create_user))
+        .routes(once(routes!(users::list_users, users::create_user)))
         .routes(routes!(users::get_user, users::update_user))
-        .routes(routes!(api_tokens::list_tokens, api_tokens::create_token))
+        .routes(once(routes!(
+            api_tokens::list_tokens,
+            api_tokens::create_token
+        )))
         .routes(routes!(api_tokens::delete_token));
     let router = document_sort_keys(router, "/v1/users", users::SORT_KEYS);
     document_sort_keys(router, "/v1/tokens", api_tokens::SORT_KEYS)

@@ -48,19 +48,23 @@ use crate::{
         },
         patch::Patch,
     },
+    idempotency::{BodyLimit, once, once_with},
     validate::Validator,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
     let router = OpenApiRouter::new()
-        .routes(routes!(list_articles, create_article))
+        .routes(once(routes!(list_articles, create_article)))
         .routes(routes!(get_article, update_article, delete_article))
-        .routes(routes!(workflow::run_action))
-        .routes(routes!(workflow::create_preview))
+        .routes(once(routes!(workflow::run_action)))
+        .routes(once(routes!(workflow::create_preview)))
         .routes(routes!(history::list_revisions))
         .routes(routes!(history::get_revision))
-        .routes(routes!(history::restore_revision))
-        .routes(routes!(transfer::import_articles))
+        .routes(once(routes!(history::restore_revision)))
+        .routes(once_with(
+            routes!(transfer::import_articles),
+            BodyLimit::None,
+        ))
         .routes(routes!(transfer::export_articles));
     // Live and working lists sort by the same keys (`rank` with `q` only).
     let router = document_sort_keys(router, "/v1/articles", LIVE_SEARCH_SORT_KEYS);

@@ -32,6 +32,7 @@ use crate::{
         },
         patch::Patch,
     },
+    idempotency::once,
     images::{self, Image},
     slug::{self, SlugTable},
     validate::Validator,
@@ -39,7 +40,7 @@ use crate::{
 
 pub fn router() -> OpenApiRouter<AppState> {
     let router = OpenApiRouter::new()
-        .routes(routes!(list_authors, create_author))
+        .routes(once(routes!(list_authors, create_author)))
         .routes(routes!(get_author, update_author, delete_author));
     document_sort_keys(router, "/v1/authors", SORT_KEYS)
 }

@@ -44,6 +44,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// For requests that carry a large body from a possibly slow client (image uploads).
     pub upload_timeout: Duration,
+    /// How long an `Idempotency-Key` and its first response are kept.
+    pub idempotency_ttl: Duration,
     pub cache_max_age_secs: u32,
     pub cache_stale_while_revalidate_secs: u32,
     /// Memory for anonymous reads kept in-process (0 turns the cache off).
@@ -74,6 +76,9 @@ pub struct MediaConfig {
     pub base_url: String,
     pub max_upload_bytes: u64,
     pub max_pixels: u64,
+    /// Per-user upload quota: images and bytes a user may have uploaded (0 = no limit).
+    pub quota_images: u64,
+    pub quota_bytes: u64,
     /// Images processed at once; the rest wait, so uploads cannot starve reads of CPU.
     pub workers: usize,
     /// S3-compatible storage instead of `dir`, when `GALLEY_S3_BUCKET` is set.
@@ -195,6 +200,13 @@ impl Config {
                 1,
                 86_400,
             )?),
+            idempotency_ttl: Duration::from_secs(parse_num(
+                &get,
+                "GALLEY_IDEMPOTENCY_TTL_SECS",
+                86_400,
+                60,
+                30 * 86_400,
+            )?),
             cache_max_age_secs: parse_num(&get, "GALLEY_CACHE_MAX_AGE_SECS", 60, 0, 31_536_000)?,
             cache_stale_while_revalidate_secs: parse_num(
                 &get,
@@ -267,6 +279,8 @@ impl Config {
                     1024 * 1024 * 1024,
                 )?,
                 max_pixels: parse_num(&get, "GALLEY_IMAGE_MAX_PIXELS", 40_000_000, 1, 400_000_000)?,
+                quota_images: parse_num(&get, "GALLEY_UPLOAD_QUOTA_IMAGES", 0, 0, u64::MAX)?,
+                quota_bytes: parse_num(&get, "GALLEY_UPLOAD_QUOTA_BYTES", 0, 0, u64::MAX)?,
                 workers: parse_num(
                     &get,
                     "GALLEY_IMAGE_WORKERS",

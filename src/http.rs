@@ -137,7 +137,9 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
             config.clone(),
             middleware::timeout,
         ))
-        .layer(DefaultBodyLimit::max(config.body_limit_bytes));
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        // Route middleware (Idempotency-Key) reaches the state through the request.
+        .layer(Extension(state.clone()));
 
     routes
         .fallback(middleware::route_not_found)

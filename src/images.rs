@@ -53,7 +53,10 @@ use crate::{
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    let (schemas, paths, upload) = routes!(list_images, upload_image);
+    let (schemas, paths, upload) = crate::idempotency::once_with(
+        routes!(list_images, upload_image),
+        crate::idempotency::BodyLimit::Upload,
+    );
     let router = OpenApiRouter::new()
         // Uploads bound themselves (GALLEY_IMAGE_MAX_BYTES, checked while streaming); the
         // global JSON body limit would cut them off at 1 MiB.
@@ -70,6 +73,9 @@ pub struct Media {
     pub base_url: String,
     pub max_upload_bytes: u64,
     pub max_pixels: u64,
+    /// Per-user quota (0 = no limit).
+    quota_images: u64,
+    quota_bytes: u64,
     permits: Arc<Semaphore>,
 }
 
@@ -83,6 +89,8 @@ impl Media {
             base_url: config.base_url.clone(),
             max_upload_bytes: config.max_upload_bytes,
             max_pixels: config.max_pixels,
+            quota_images: config.quota_images,
+            quota_bytes: config.quota_bytes,
             permits: Arc::new(Semaphore::new(config.workers)),
         })
     }
@@ -347,6 +355,40 @@ pub async fn list_images(
     ))
 }
 
+/// Refuses an upload that would take the user past the configured quota. Counted from the
+/// images the user uploaded that still exist; two uploads racing may both pass the last slot.
+async fn check_quota(
+    db: &sqlx::PgPool,
+    media: &Media,
+    user_id: Uuid,
+    incoming_bytes: u64,
+) -> ApiResult<()> {
+    if media.quota_images == 0 && media.quota_bytes == 0 {
+        return Ok(());
+    }
+    let (count, bytes): (i64, i64) = sqlx::query_as(
+        "select count(*), coalesce(sum(bytes), 0)::bigint from images where created_by = $1",
+    )
+    .bind(user_id)
+    .fetch_one(db)
+    .await?;
+    let (count, bytes) = (count as u64, bytes as u64);
+    if media.quota_images > 0 && count >= media.quota_images {
+        return Err(ApiError::QuotaExceeded(format!(
+            "you have uploaded {count} images, the most this server allows per user; \
+             delete unused ones (GET /v1/images?unused=true) to upload more"
+        )));
+    }
+    if media.quota_bytes > 0 && bytes + incoming_bytes > media.quota_bytes {
+        return Err(ApiError::QuotaExceeded(format!(
+            "this upload would take your images to {} bytes, past the quota of {} bytes per user",
+            bytes + incoming_bytes,
+            media.quota_bytes
+        )));
+    }
+    Ok(())
+}
+
 /// The multipart form of an upload (for the OpenAPI document).
 #[derive(ToSchema)]
 #[expect(
@@ -396,6 +438,7 @@ pub async fn upload_image(
     if let Some(existing) = find_by_sha256(&state.db, &upload.sha256).await? {
         return Ok((StatusCode::OK, Json(existing.into_image(media))).into_response());
     }
+    check_quota(&state.db, media, principal.user_id, upload.size).await?;
 
     let processed = {
         let _permit = media

@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod html;
 pub mod http;
+pub mod idempotency;
 pub mod images;
 pub mod slug;
 pub mod tags;

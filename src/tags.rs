@@ -29,13 +29,14 @@ use crate::{
         },
         patch::Patch,
     },
+    idempotency::once,
     slug::{self, SlugTable},
     validate::Validator,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
     let router = OpenApiRouter::new()
-        .routes(routes!(list_tags, create_tag))
+        .routes(once(routes!(list_tags, create_tag)))
         .routes(routes!(get_tag, update_tag, delete_tag));
     document_sort_keys(router, "/v1/tags", SORT_KEYS)
 }

@@ -69,6 +69,15 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// A per-user limit (uploads) is used up.
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
+    /// `Idempotency-Key`: the first request with this key is still running.
+    #[error("idempotency key in use")]
+    IdempotencyKeyInUse,
+    /// `Idempotency-Key`: the key was used for a different request.
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable: {0}")]
@@ -90,13 +99,13 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::QuotaExceeded(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::IdempotencyKeyInUse => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -119,6 +128,7 @@ impl ApiError {
                 None,
             ),
             Self::Forbidden(d) => ("forbidden", "Not allowed", Some(d.clone()), None),
+            Self::QuotaExceeded(d) => ("quota-exceeded", "Quota exceeded", Some(d.clone()), None),
             Self::NotFound => (
                 "not-found",
                 "Not found",
@@ -126,6 +136,24 @@ impl ApiError {
                 None,
             ),
             Self::Conflict(d) => ("conflict", "Conflict", Some(d.clone()), None),
+            Self::IdempotencyKeyInUse => (
+                "idempotency-key-in-use",
+                "Request in progress",
+                Some(
+                    "a request with this Idempotency-Key is still running; retry shortly"
+                        .to_owned(),
+                ),
+                None,
+            ),
+            Self::IdempotencyKeyReused => (
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+                Some(
+                    "this Idempotency-Key was used for a different request (method, path or body)"
+                        .to_owned(),
+                ),
+                None,
+            ),
             Self::PreconditionFailed => (
                 "precondition-failed",
                 "Precondition failed",
@@ -227,6 +255,11 @@ impl ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            Self::IdempotencyKeyInUse => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::Unauthorized(_) | Self::InvalidCredentials => {
                 response

@@ -271,5 +271,10 @@ impl TestResponse {
             "no nosniff header"
         );
         assert_eq!(self.header("referrer-policy"), Some("no-referrer"));
+        assert!(
+            self.header("content-security-policy")
+                .is_some_and(|csp| csp.contains("frame-ancestors 'none'")),
+            "no Content-Security-Policy"
+        );
     }
 }

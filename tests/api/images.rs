@@ -857,3 +857,131 @@ async fn uploads_get_the_upload_timeout_and_other_requests_the_request_timeout(p
         .await;
     slow_json.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
 }
+
+#[sqlx::test]
+async fn a_tall_screenshot_gets_every_variant_its_encoders_can_write(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let author = app.token_for(Role::Author).await;
+    // 1080×24000: under the pixel limit, but a 1024-wide variant is 22,756 px tall, past
+    // WebP's 16,383.
+    let img = RgbImage::from_pixel(1080, 24_000, image::Rgb([240, 240, 235]));
+    let mut png = Vec::new();
+    img.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png)
+        .expect("encode png");
+    let response = upload(&app, Some(&author), vec![file("long.png", png)]).await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    let variants: Vec<(u64, String)> = response.json()["variants"]
+        .as_array()
+        .expect("variants")
+        .iter()
+        .map(|v| {
+            (
+                v["width"].as_u64().expect("width"),
+                v["mime_type"].as_str().expect("type").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        variants.contains(&(1024, "image/jpeg".to_owned())),
+        "{variants:?}"
+    );
+    assert!(
+        !variants.contains(&(1024, "image/webp".to_owned())),
+        "{variants:?}"
+    );
+    assert!(
+        variants.contains(&(640, "image/webp".to_owned())),
+        "{variants:?}"
+    );
+}
+
+/// A raw multipart request with this body.
+async fn raw_upload(app: &TestApp, token: &str, body: Vec<u8>) -> TestResponse {
+    app.send(
+        TestApp::request(Method::POST, "/v1/images", Some(token))
+            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
+            .body(Body::from(body))
+            .expect("request"),
+    )
+    .await
+}
+
+#[sqlx::test]
+async fn a_form_is_bounded_as_a_whole_and_in_its_headers(pool: PgPool) {
+    let app = TestApp::with_config(pool, |config| config.media.max_upload_bytes = 256 * 1024);
+    let author = app.token_for(Role::Author).await;
+    let part = |headers: &str, data: &[u8]| {
+        let mut b = format!("--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"{headers}\r\n\r\n").into_bytes();
+        b.extend_from_slice(data);
+        b.extend_from_slice(b"\r\n--XyZ--\r\n");
+        b
+    };
+    // 100 KiB of preamble before the first boundary (within the form's limit).
+    let mut preamble = vec![b'p'; 100 * 1024];
+    preamble.extend(part("", &jpeg(64, 64)));
+    raw_upload(&app, &author, preamble)
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "bad-request");
+    // A part header of 100 KiB.
+    let long_header = format!("\r\nX-Padding: {}", "h".repeat(100 * 1024));
+    raw_upload(&app, &author, part(&long_header, &jpeg(64, 64)))
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "bad-request");
+    // Unknown parts after the file cannot take the form past the limit either.
+    let mut big = part("", &jpeg(64, 64));
+    big.truncate(big.len() - b"--XyZ--\r\n".len());
+    for _ in 0..40 {
+        big.extend_from_slice(b"--XyZ\r\nContent-Disposition: form-data; name=\"alt\"\r\n\r\n");
+        big.extend(std::iter::repeat_n(b'a', 15 * 1024));
+        big.extend_from_slice(b"\r\n");
+    }
+    big.extend_from_slice(b"--XyZ--\r\n");
+    let response = raw_upload(&app, &author, big).await;
+    assert!(
+        matches!(
+            response.status,
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::BAD_REQUEST
+        ),
+        "{} {}",
+        response.status,
+        response.text()
+    );
+    // A form within its limits still works.
+    let ok = raw_upload(&app, &author, part("", &jpeg(64, 64))).await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.text());
+}
+
+#[sqlx::test]
+async fn uploads_stop_at_the_per_user_quota(pool: PgPool) {
+    let app = TestApp::with_config(pool, |config| config.media.quota_images = 2);
+    let author = app.token_for(Role::Author).await;
+    let other = app.token_for(Role::Author).await;
+    for width in [60, 61] {
+        let response = upload(&app, Some(&author), vec![file("a.jpg", jpeg(width, 40))]).await;
+        assert_eq!(response.status, StatusCode::CREATED);
+    }
+    let third = upload(&app, Some(&author), vec![file("a.jpg", jpeg(62, 40))]).await;
+    let body = third.assert_problem(StatusCode::FORBIDDEN, "quota-exceeded");
+    assert!(
+        body["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("2 images")
+    );
+    // Someone else's quota is their own; the same bytes again are not a new upload.
+    let theirs = upload(&app, Some(&other), vec![file("a.jpg", jpeg(62, 40))]).await;
+    assert_eq!(theirs.status, StatusCode::CREATED);
+    let again = upload(&app, Some(&author), vec![file("a.jpg", jpeg(60, 40))]).await;
+    assert_eq!(again.status, StatusCode::OK);
+
+    let app_bytes =
+        TestApp::with_config(app.pool.clone(), |config| config.media.quota_bytes = 1000);
+    let small = app_bytes.token_for(Role::Author).await;
+    let over = upload(
+        &app_bytes,
+        Some(&small),
+        vec![file("b.jpg", jpeg(300, 300))],
+    )
+    .await;
+    over.assert_problem(StatusCode::FORBIDDEN, "quota-exceeded");
+}

@@ -3,7 +3,9 @@
 mod accounts;
 mod articles;
 mod authors;
+mod contract;
 mod helpers;
+mod idempotency;
 mod images;
 mod live_cache;
 mod named_resources;
