@@ -28,7 +28,7 @@ use super::{
         title = "Galley",
         description = "Headless CMS for publications. Errors are RFC 9457 problem documents \
                        (application/problem+json). Lists are {\"data\": [...], \"meta\": {...}}.",
-        license(name = "MIT"),
+        license(name = "MIT", identifier = "MIT"),
     ),
     components(schemas(
         Problem,

@@ -9,6 +9,7 @@ mod idempotency;
 mod images;
 mod live_cache;
 mod named_resources;
+mod openapi;
 mod ops;
 mod s3;
 mod tags;

@@ -335,7 +335,9 @@ async fn two_processes_publish_a_batch_of_due_articles_exactly_once(pool: PgPool
         .expect("second pool");
     let second = TestApp::new(other_pool);
     let editor = first.token_for(Role::Editor).await;
-    let at = Utc::now() + chrono::Duration::milliseconds(1200);
+    // Far enough ahead that 30 schedules fit before it on a loaded machine (the whole suite
+    // runs at once on two cores).
+    let at = Utc::now() + chrono::Duration::milliseconds(5000);
     let mut ids = Vec::new();
     for n in 0..30 {
         let id = id_of(&draft(&first, &editor, &format!("Batch {n}")).await);
@@ -352,7 +354,8 @@ async fn two_processes_publish_a_batch_of_due_articles_exactly_once(pool: PgPool
     }
     scheduler(&first);
     scheduler(&second);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let due = (at - Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(due + Duration::from_millis(1300)).await;
 
     let published: Vec<(String, i64, i64)> = sqlx::query_as(
         "select a.status, \

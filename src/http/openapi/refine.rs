@@ -45,6 +45,7 @@ pub fn refine(doc: &mut Value) {
         for schema in schemas.values_mut() {
             merge_inline_all_of(schema);
         }
+        refer_list_items(schemas);
         add_shown_block(schemas);
         hoist_tagged_unions(schemas);
     }
@@ -108,6 +109,21 @@ fn merge_inline_all_of(value: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(merge_inline_all_of),
         _ => {}
+    }
+}
+
+/// utoipa inlines the item type of `ListResponse<T>`; refer to `T`'s own schema instead, so
+/// a list's items are the same type (and get the same rules) as the single resource.
+fn refer_list_items(schemas: &mut Map<String, Value>) {
+    let names: Vec<String> = schemas.keys().cloned().collect();
+    for name in names {
+        let Some(item) = name.strip_prefix("ListResponse_") else {
+            continue;
+        };
+        if schemas.contains_key(item) {
+            schemas[&name]["properties"]["data"]["items"] =
+                json!({"$ref": format!("#/components/schemas/{item}")});
+        }
     }
 }
 
