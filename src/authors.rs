@@ -215,12 +215,12 @@ pub async fn get_author(
 #[serde(deny_unknown_fields)]
 pub struct CreateAuthor {
     /// 1–200 characters.
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
     name: String,
     /// Generated from the name when absent (transliterated: 管静鹏 → guan-jing-peng).
     #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 200)]
     slug: Option<String>,
-    #[schema(max_length = 5000)]
+    #[schema(max_length = 5000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     bio: Option<String>,
     #[schema(max_length = 2000, pattern = r"^(\s*|https?://[^\s/?#@.][^\s]*)$")]
     website: Option<String>,
@@ -334,12 +334,12 @@ pub async fn create_author(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpdateAuthor {
-    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"\S")]
+    #[schema(value_type = String, min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
     name: Patch<String>,
     /// Changing the slug changes the author's URL; old URLs stop working.
     #[schema(value_type = String, pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 200)]
     slug: Patch<String>,
-    #[schema(value_type = Option<String>, max_length = 5000)]
+    #[schema(value_type = Option<String>, max_length = 5000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     bio: Patch<String>,
     #[schema(value_type = Option<String>, max_length = 2000, pattern = r"^(\s*|https?://[^\s/?#@.][^\s]*)$")]
     website: Patch<String>,

@@ -207,6 +207,8 @@ pub enum RevisionAction {
     Restore,
     /// A revision's snapshot restored as the working copy.
     RestoreRevision,
+    /// Written by an import line (`POST /v1/import`, `galley import`).
+    Import,
 }
 
 /// A revision in a list (no snapshot).
