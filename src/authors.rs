@@ -215,12 +215,19 @@ pub async fn get_author(
 #[serde(deny_unknown_fields)]
 pub struct CreateAuthor {
     /// 1–200 characters.
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
     /// Generated from the name when absent (transliterated: 管静鹏 → guan-jing-peng).
     #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 200)]
     slug: Option<String>,
-    #[schema(max_length = 5000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
+    #[schema(
+        max_length = 5000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     bio: Option<String>,
     #[schema(max_length = 2000, pattern = r"^(\s*|https?://[^\s/?#@.][^\s]*)$")]
     website: Option<String>,

@@ -149,12 +149,19 @@ pub async fn get_tag(
 #[serde(deny_unknown_fields)]
 pub struct CreateTag {
     /// 1–100 characters.
-    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
     /// Generated from the name when absent (transliterated: 松弛感 → song-chi-gan).
     #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 200)]
     slug: Option<String>,
-    #[schema(max_length = 5000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
+    #[schema(
+        max_length = 5000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     description: Option<String>,
 }
 

@@ -110,7 +110,11 @@ static ID_KEY: SortKey = SortKey {
 #[serde(deny_unknown_fields)]
 pub struct CreateApiToken {
     /// What the token is for, e.g. "web frontend" or "nightly import".
-    #[schema(min_length = 1, max_length = 200, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     name: String,
     /// At most the creator's own role.
     role: Role,

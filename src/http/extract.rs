@@ -107,10 +107,11 @@ const MAX_ECHOED_CHARS: usize = 200;
 /// A field error as a client sees it: secrets never echoed, long input truncated.
 fn shown_error(field: String, message: impl Into<String>) -> FieldError {
     let last = field.rsplit(['.', ']']).next().unwrap_or_default();
-    let message = if SECRET_FIELDS.contains(&last) {
+    let message: String = message.into();
+    let message = if SECRET_FIELDS.contains(&last) && message != NUL_MESSAGE {
         "invalid value (not shown: the field holds a secret); expected a string".to_owned()
     } else {
-        truncate(message.into())
+        truncate(message)
     };
     FieldError::new(truncate(field), message)
 }

@@ -158,7 +158,12 @@ pub(crate) fn etag_matches(header_value: &HeaderValue, etag: &str) -> bool {
 
 /// The entity tags of `If-Match`, if sent: `400` unless it is `*` or a list of quoted tags.
 pub fn if_match(headers: &HeaderMap) -> Result<Option<Vec<&str>>, ApiError> {
-    let Some(value) = headers.get(header::IF_MATCH) else {
+    // An empty field is an empty list: no condition (RFC 9110 §5.6.1 asks recipients to accept
+    // empty list elements).
+    let Some(value) = headers
+        .get(header::IF_MATCH)
+        .filter(|v| !v.as_bytes().iter().all(u8::is_ascii_whitespace))
+    else {
         return Ok(None);
     };
     let malformed = || ApiError::bad_request("If-Match must be * or a list of quoted ETags");

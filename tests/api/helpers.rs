@@ -166,6 +166,14 @@ impl TestApp {
             .id
     }
 
+    /// The one number a `select count(*) …` statement answers.
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&self.pool)
+            .await
+            .expect("count")
+    }
+
     /// A session token of a new user with `role`.
     pub async fn token_for(&self, role: Role) -> String {
         let email = format!("{}-{}@example.com", role.as_str(), Uuid::now_v7().simple());

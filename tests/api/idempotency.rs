@@ -28,13 +28,6 @@ async fn post_with_key(
     .await
 }
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
-        .fetch_one(&app.pool)
-        .await
-        .expect("count")
-}
-
 #[sqlx::test]
 async fn a_retry_replays_the_first_response_and_creates_nothing_more(pool: PgPool) {
     let app = TestApp::new(pool);
@@ -49,7 +42,7 @@ async fn a_retry_replays_the_first_response_and_creates_nothing_more(pool: PgPoo
     assert_eq!(again.body, first.body);
     assert_eq!(again.header("location"), first.header("location"));
     assert_eq!(again.header("content-type"), Some("application/json"));
-    assert_eq!(count(&app, "select count(*) from tags").await, 1);
+    assert_eq!(app.count("select count(*) from tags").await, 1);
 
     // Actions too: publishing twice under one key publishes once.
     let article = post_with_key(
@@ -71,11 +64,8 @@ async fn a_retry_replays_the_first_response_and_creates_nothing_more(pool: PgPoo
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(replay.body, published.body);
     assert_eq!(
-        count(
-            &app,
-            "select count(*) from article_revisions where action = 'publish'"
-        )
-        .await,
+        app.count("select count(*) from article_revisions where action = 'publish'")
+            .await,
         1
     );
 }
@@ -91,8 +81,8 @@ async fn a_key_reused_for_a_different_request_is_refused(pool: PgPool) {
     let elsewhere =
         post_with_key(&app, "/v1/authors", &editor, "k", &json!({"name": "Music"})).await;
     elsewhere.assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused");
-    assert_eq!(count(&app, "select count(*) from tags").await, 1);
-    assert_eq!(count(&app, "select count(*) from authors").await, 0);
+    assert_eq!(app.count("select count(*) from tags").await, 1);
+    assert_eq!(app.count("select count(*) from authors").await, 0);
 }
 
 #[sqlx::test]
@@ -118,7 +108,7 @@ async fn keys_belong_to_their_caller(pool: PgPool) {
     .await;
     assert_eq!(c.status, StatusCode::CREATED);
     assert_eq!(c.header("idempotent-replayed"), None);
-    assert_eq!(count(&app, "select count(*) from tags").await, 3);
+    assert_eq!(app.count("select count(*) from tags").await, 3);
 }
 
 #[sqlx::test]
@@ -158,7 +148,7 @@ async fn concurrent_duplicates_run_once(pool: PgPool) {
         }
     }
     assert!(created >= 1);
-    assert_eq!(count(&app, "select count(*) from articles").await, 1);
+    assert_eq!(app.count("select count(*) from articles").await, 1);
     let replay = post_with_key(&app, "/v1/articles", &editor, "once", &body).await;
     assert_eq!(replay.status, StatusCode::CREATED);
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
@@ -174,7 +164,7 @@ async fn a_malformed_key_is_a_bad_request(pool: PgPool) {
             post_with_key(&app, "/v1/tags", &editor, key, &json!({"name": "Music"})).await;
         response.assert_problem(StatusCode::BAD_REQUEST, "bad-request");
     }
-    assert_eq!(count(&app, "select count(*) from tags").await, 0);
+    assert_eq!(app.count("select count(*) from tags").await, 0);
 }
 
 #[sqlx::test]
@@ -197,9 +187,6 @@ async fn an_import_with_a_key_runs_once(pool: PgPool) {
     let again = import().await;
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.json()["created"], 2);
-    assert_eq!(count(&app, "select count(*) from articles").await, 2);
-    assert_eq!(
-        count(&app, "select count(*) from article_revisions").await,
-        2
-    );
+    assert_eq!(app.count("select count(*) from articles").await, 2);
+    assert_eq!(app.count("select count(*) from article_revisions").await, 2);
 }

@@ -37,8 +37,8 @@ const MAY_BE_ABSENT: &[(&str, &str)] = &[
 ];
 
 /// `*` or a comma-separated list of entity tags (RFC 9110 §8.8.3), whose characters are
-/// visible ASCII other than `"` (and `,`, which Galley's tags never hold).
-const ETAG_LIST: &str = r#"^(\*|(W/)?"[!#-+\--~]*"([ \t]*,[ \t]*(W/)?"[!#-+\--~]*")*)$"#;
+/// visible ASCII other than `"` (and `,`, which Galley's tags never hold); empty is no condition.
+const ETAG_LIST: &str = r#"^([ \t]*|\*|(W/)?"[!#-+\--~]*"([ \t]*,[ \t]*(W/)?"[!#-+\--~]*")*)$"#;
 
 pub fn refine(doc: &mut Value) {
     strip_null_defaults(doc);
