@@ -346,4 +346,15 @@ async fn a_malformed_if_match_is_a_bad_request(pool: PgPool) {
         response.assert_problem(StatusCode::BAD_REQUEST, "bad-request");
     }
     assert!(app.get("/v1/tags/music", None).await.json()["description"].is_null());
+    // An empty field is an empty list: no condition.
+    let response = app
+        .send(
+            TestApp::request(Method::PATCH, "/v1/tags/music", Some(&editor))
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::IF_MATCH, "")
+                .body(Body::from(r#"{"description": "x"}"#))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
 }
