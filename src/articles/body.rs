@@ -21,19 +21,23 @@ pub const MAX_BLOCKS: usize = 5000;
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Block {
     Paragraph {
+        #[serde(deserialize_with = "crate::http::strict::objects")]
         children: Vec<Inline>,
     },
     Heading {
         /// 1–6.
         #[schema(minimum = 1, maximum = 6)]
         level: u8,
+        #[serde(deserialize_with = "crate::http::strict::objects")]
         children: Vec<Inline>,
     },
     Quote {
+        #[serde(deserialize_with = "crate::http::strict::objects")]
         children: Vec<Inline>,
     },
     List {
         format: ListFormat,
+        #[serde(deserialize_with = "crate::http::strict::objects")]
         children: Vec<ListItem>,
     },
     Code {
@@ -72,7 +76,10 @@ pub enum ListFormat {
 #[serde(tag = "type", deny_unknown_fields)]
 pub enum ListItem {
     #[serde(rename = "list-item")]
-    ListItem { children: Vec<Inline> },
+    ListItem {
+        #[serde(deserialize_with = "crate::http::strict::objects")]
+        children: Vec<Inline>,
+    },
 }
 
 impl ListItem {
@@ -91,6 +98,7 @@ pub enum Inline {
     Link {
         /// `http`, `https`, `mailto` or a relative URL.
         url: String,
+        #[serde(deserialize_with = "crate::http::strict::objects")]
         children: Vec<TextRun>,
     },
 }

@@ -17,6 +17,15 @@ use serde::de::{
 /// The wrapped deserializer.
 pub struct Strict<D>(pub D);
 
+/// `#[serde(deserialize_with = "crate::http::strict::objects")]` for fields deserialized from
+/// serde's buffered content (inside internally tagged enums), which the outer wrapper cannot
+/// reach: the nodes of a block's `children`.
+pub fn objects<'de, D: Deserializer<'de>, T: serde::Deserialize<'de>>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    T::deserialize(Strict(deserializer))
+}
+
 struct Wrap<V>(V);
 
 macro_rules! forward_deserialize {

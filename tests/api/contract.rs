@@ -125,6 +125,11 @@ async fn arrays_are_never_read_as_objects(pool: PgPool) {
         json!({"title": "Banner", "banner": ["0191f3a0-0000-7000-8000-000000000000"]}),
         json!({"title": "Block", "body": [["paragraph", [{"type": "text", "text": "x"}]]]}),
         json!({"title": "Byline", "authors": [["管静鹏"]]}),
+        json!({"title": "Run", "body": [{"type": "paragraph", "children": [["text", "hi"]]}]}),
+        json!({"title": "Item", "body": [{"type": "list", "format": "ordered",
+               "children": [["list-item", [{"type": "text", "text": "a"}]]]}]}),
+        json!({"title": "Link", "body": [{"type": "paragraph", "children": [
+               {"type": "link", "url": "https://radii.co", "children": [["text", "hi"]]}]}]}),
     ] {
         let response = app.post("/v1/articles", Some(&editor), body.clone()).await;
         assert_eq!(
