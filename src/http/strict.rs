@@ -289,23 +289,14 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Wrap<A> {
 /// cannot store (raw control characters are already malformed JSON). A byte scan: a
 /// backslash-u sequence is an escape only when preceded by an even run of backslashes.
 pub fn has_nul_escape(json: &[u8]) -> bool {
-    let mut from = 0;
-    while let Some(at) = find(&json[from..], b"\\u0000").map(|i| i + from) {
+    memchr::memmem::find_iter(json, b"\\u0000").any(|at| {
         let backslashes = json[..=at]
             .iter()
             .rev()
             .take_while(|b| **b == b'\\')
             .count();
-        if backslashes % 2 == 1 {
-            return true;
-        }
-        from = at + 1;
-    }
-    false
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+        backslashes % 2 == 1
+    })
 }
 
 /// The path (`body[2].children[0].text`, or a key's own path) of the first string or key in a
