@@ -8,6 +8,11 @@
 //! other outcome releases the key, so fixing a rejected request and retrying with the same key
 //! works. The request is fingerprinted by method, path with query and the SHA-256 of its whole
 //! body, which is spooled to a temporary file past `MEMORY_SPOOL_BYTES` (uploads, imports).
+//!
+//! A kept response may carry a secret (a new API token), so its body is stored sealed
+//! (ChaCha20-Poly1305) under a key derived from the credential that sent the request, which
+//! the database holds only as a hash: a copy of the table reveals no response. A retry with
+//! another credential of the same user (another session) cannot open it and gets a `409`.
 
 use std::io::{Seek, SeekFrom, Write};
 
@@ -101,6 +106,8 @@ async fn idempotent(
         Credential::Session(_) => format!("user:{}", principal.user_id),
         Credential::ApiToken(id) => format!("token:{id}"),
     };
+    let credential = crate::accounts::auth::bearer_token(&parts)?.unwrap_or_default();
+    let sealing = sealing_key(credential, &scope, &key);
     let (fingerprint, body) = fingerprint(&parts.method, &parts.uri, body, limit).await?;
     let lease = state
         .config
@@ -111,7 +118,7 @@ async fn idempotent(
         Claim::Ours => {}
         Claim::Running => return Err(ApiError::IdempotencyKeyInUse),
         Claim::Mismatch => return Err(ApiError::IdempotencyKeyReused),
-        Claim::Done(stored) => return Ok(stored.replay()),
+        Claim::Done(stored) => return stored.replay(&sealing),
     }
     let mut release = Release::new(state.db.clone(), scope.clone(), key.clone());
     let response = next.run(Request::from_parts(parts, body)).await;
@@ -148,7 +155,7 @@ async fn idempotent(
     .bind(&key)
     .bind(i16::try_from(status.as_u16()).unwrap_or(200))
     .bind(sqlx::types::Json(&headers))
-    .bind(bytes.as_ref())
+    .bind(seal(&sealing, &bytes)?)
     .execute(&state.db)
     .await;
     match stored {
@@ -313,8 +320,15 @@ struct Stored {
 }
 
 impl Stored {
-    fn replay(self) -> Response {
-        let mut response = Response::new(Body::from(self.body));
+    fn replay(self, sealing: &[u8; 32]) -> ApiResult<Response> {
+        let body = open(sealing, &self.body).ok_or_else(|| {
+            ApiError::Conflict(
+                "the first response to this Idempotency-Key can be replayed only to the \
+                 credential (session or token) that sent it"
+                    .into(),
+            )
+        })?;
+        let mut response = Response::new(Body::from(body));
         *response.status_mut() = StatusCode::from_u16(u16::try_from(self.status).unwrap_or(200))
             .unwrap_or(StatusCode::OK);
         for (name, value) in self.headers.0 {
@@ -328,8 +342,43 @@ impl Stored {
         response
             .headers_mut()
             .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
-        response
+        Ok(response)
     }
+}
+
+/// The key a kept response is sealed with: only a client presenting the same credential and
+/// Idempotency-Key can derive it.
+fn sealing_key(credential: &str, scope: &str, key: &str) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(b"galley idempotent response v1\0");
+    for part in [credential, scope, key] {
+        hasher.update(part.as_bytes());
+        hasher.update(b"\0");
+    }
+    hasher.finalize().into()
+}
+
+const NONCE_BYTES: usize = 12;
+
+/// `nonce ‖ ciphertext ‖ tag`.
+fn seal(key: &[u8; 32], plaintext: &[u8]) -> ApiResult<Vec<u8>> {
+    use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, aead::Aead};
+    let mut nonce = [0u8; NONCE_BYTES];
+    getrandom::fill(&mut nonce)
+        .map_err(|err| ApiError::Internal(anyhow::anyhow!("no randomness for a nonce: {err}")))?;
+    let sealed = ChaCha20Poly1305::new(key.into())
+        .encrypt(&Nonce::from(nonce), plaintext)
+        .map_err(|_| ApiError::Internal(anyhow::anyhow!("sealing a response failed")))?;
+    Ok([nonce.as_slice(), &sealed].concat())
+}
+
+fn open(key: &[u8; 32], sealed: &[u8]) -> Option<Vec<u8>> {
+    use chacha20poly1305::{ChaCha20Poly1305, KeyInit, Nonce, aead::Aead};
+    let (nonce, ciphertext) = sealed.split_at_checked(NONCE_BYTES)?;
+    let nonce: [u8; NONCE_BYTES] = nonce.try_into().ok()?;
+    ChaCha20Poly1305::new(key.into())
+        .decrypt(&Nonce::from(nonce), ciphertext)
+        .ok()
 }
 
 #[derive(sqlx::FromRow)]
@@ -460,6 +509,19 @@ mod tests {
             HeaderValue::from_str(value).expect("header"),
         );
         parse_key(&headers)
+    }
+
+    #[test]
+    fn a_sealed_response_opens_only_with_its_credential() {
+        let mine = sealing_key("gls_a", "user:1", "k");
+        let sealed = seal(&mine, b"{\"token\":\"glt_secret\"}").expect("seal");
+        assert!(!sealed.windows(10).any(|w| w == b"glt_secret"));
+        assert_eq!(
+            open(&mine, &sealed).as_deref(),
+            Some(&b"{\"token\":\"glt_secret\"}"[..])
+        );
+        assert!(open(&sealing_key("gls_b", "user:1", "k"), &sealed).is_none());
+        assert!(open(&sealing_key("gls_a", "user:1", "other"), &sealed).is_none());
     }
 
     #[test]

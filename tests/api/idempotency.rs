@@ -190,3 +190,31 @@ async fn an_import_with_a_key_runs_once(pool: PgPool) {
     assert_eq!(app.count("select count(*) from articles").await, 2);
     assert_eq!(app.count("select count(*) from article_revisions").await, 2);
 }
+
+#[sqlx::test]
+async fn a_new_token_replays_to_its_caller_but_is_never_stored_readable(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let email = "keys@example.com";
+    app.create_user(email, Role::Editor).await;
+    let session =
+        |response: TestResponse| response.json()["token"].as_str().expect("token").to_owned();
+    let first_session = session(app.login(email, crate::helpers::PASSWORD).await);
+    let body = json!({"name": "nightly import", "role": "editor"});
+    let created = post_with_key(&app, "/v1/tokens", &first_session, "token-1", &body).await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let secret = created.json()["token"].as_str().expect("secret").to_owned();
+    let replay = post_with_key(&app, "/v1/tokens", &first_session, "token-1", &body).await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.json()["token"], secret.as_str());
+    assert_eq!(replay.header("cache-control"), Some("no-store"));
+    let stored: Vec<u8> = sqlx::query_scalar("select body from idempotency_keys")
+        .fetch_one(&app.pool)
+        .await
+        .expect("stored response");
+    assert!(!stored.windows(secret.len()).any(|w| w == secret.as_bytes()));
+    // Another session of the same user: same scope, but it cannot open the kept response.
+    let second_session = session(app.login(email, crate::helpers::PASSWORD).await);
+    let other = post_with_key(&app, "/v1/tokens", &second_session, "token-1", &body).await;
+    other.assert_problem(StatusCode::CONFLICT, "conflict");
+    assert_eq!(app.count("select count(*) from api_tokens").await, 1);
+}
