@@ -94,7 +94,10 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
             DefaultOnResponse::new()
                 .level(tracing::Level::INFO)
                 .latency_unit(LatencyUnit::Millis),
-        );
+        )
+        // A 5xx is logged once, with its cause, where the error becomes a response
+        // (`ApiError::into_response`); the response line above still records its status.
+        .on_failure(());
 
     let stack = ServiceBuilder::new()
         .layer(axum::middleware::from_fn(request_id::sanitize))

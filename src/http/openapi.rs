@@ -177,13 +177,17 @@ fn schema_name(schema: &Value) -> String {
     if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
         return reference.rsplit('/').next().unwrap_or(reference).to_owned();
     }
-    schema.get("type").map_or_else(
+    let kind = schema.get("type").map_or_else(
         || "object".to_owned(),
         |t| match t {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         },
-    )
+    );
+    match schema.get("format").and_then(Value::as_str) {
+        Some(format) => format!("{kind} ({format})"),
+        None => kind,
+    }
 }
 
 /// A self-contained HTML page: operations grouped by tag, then the schemas. No scripts, no
@@ -320,4 +324,4 @@ nav ul{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.3rem 1rem}\
 .op h3{font-size:1rem;margin:.4rem 0}.m{display:inline-block;min-width:4.5em;font-weight:700}\
 .get{color:#0a7}.post{color:#07c}.patch{color:#b70}.delete{color:#c22}.auth{color:#555;font-size:.9em}\
 table{border-collapse:collapse;width:100%;margin:.4rem 0}td,th{border-top:1px solid #eee;padding:.2rem .4rem;text-align:left;vertical-align:top}\
-pre{background:#f3f3f3;padding:.6rem;overflow:auto;font-size:.85em}";
+pre{background:#f3f3f3;padding:.6rem;overflow:auto;font-size:.85em}td:nth-child(3){white-space:nowrap}";
