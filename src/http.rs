@@ -141,8 +141,9 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
             middleware::timeout,
         ))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
-        // Route middleware (Idempotency-Key) reaches the state through the request.
-        .layer(Extension(state.clone()));
+        // Route middleware (Idempotency-Key) reaches the state through the request: an `Arc`,
+        // so each request pays one reference count, not a copy of the state.
+        .layer(Extension(Arc::new(state.clone())));
 
     routes
         .fallback(middleware::route_not_found)

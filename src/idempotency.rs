@@ -77,7 +77,7 @@ impl BodyLimit {
 
 /// Route middleware: gives a `POST` with `Idempotency-Key` its once-only semantics.
 async fn layer(
-    Extension(state): Extension<AppState>,
+    Extension(state): Extension<std::sync::Arc<AppState>>,
     limit: BodyLimit,
     request: Request,
     next: Next,
