@@ -30,7 +30,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use self::{
-    model::{Article, ArticleData, CreateArticle, InitialStatus, UpdateArticle, render},
+    model::{
+        Article, ArticleData, ArticleStatus, CreateArticle, InitialStatus, UpdateArticle, render,
+    },
     store::RefKind,
 };
 use crate::{
@@ -90,7 +92,7 @@ fn require_edit(principal: &Principal, data: &ArticleData) -> ApiResult<()> {
     let allowed = principal.role >= Role::Editor
         || (is_own(principal, data)
             && (principal.role >= Role::Author
-                || matches!(data.status.as_str(), "draft" | "in_review")));
+                || matches!(data.status, ArticleStatus::Draft | ArticleStatus::InReview)));
     if allowed {
         Ok(())
     } else {
@@ -117,7 +119,7 @@ fn new_article(created_by: Option<Uuid>, now: DateTime<Utc>) -> ArticleData {
     ArticleData {
         id: Uuid::now_v7(),
         slug: String::new(),
-        status: "draft".into(),
+        status: ArticleStatus::Draft,
         title: String::new(),
         subtitle: None,
         excerpt: None,
@@ -358,7 +360,7 @@ pub async fn create_article(
         data.slug = slug.clone();
     }
     if publish {
-        data.status = "published".into();
+        data.status = ArticleStatus::Published;
         data.published_at = Some(now);
         data.live_version = Some(data.version);
     }
@@ -369,14 +371,14 @@ pub async fn create_article(
     history::record(
         &mut tx,
         &data,
-        "create",
+        history::RevisionAction::Create,
         Some(principal.user_id),
         state.config.revisions_keep,
     )
     .await?;
     let article = present(&mut tx, &state, &data).await?;
     tx.commit().await?;
-    tracing::info!(article.id = %data.id, status = data.status, "article created");
+    tracing::info!(article.id = %data.id, status = data.status.as_str(), "article created");
     workflow::article_response(StatusCode::CREATED, &article)
 }
 
@@ -585,7 +587,7 @@ pub async fn update_article(
         history::record(
             &mut tx,
             &data,
-            "update",
+            history::RevisionAction::Update,
             Some(principal.user_id),
             state.config.revisions_keep,
         )
@@ -622,7 +624,7 @@ pub async fn delete_article(
     history::event(
         &mut tx,
         data.id,
-        "delete",
+        history::EventKind::Delete,
         Some(principal.user_id),
         data.version,
     )
@@ -798,7 +800,14 @@ impl SortValues for Ranked {
     }
 }
 
-const STATUSES: [&str; 5] = ["draft", "in_review", "scheduled", "published", "archived"];
+fn parse_status(text: &str) -> ApiResult<ArticleStatus> {
+    text.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "unknown status '{text}'; allowed: {}",
+            ArticleStatus::allowed()
+        ))
+    })
+}
 
 /// A search ranks at most this many matches: the newest ones (by publication for live copies,
 /// by last change for working copies). Ranking reads each candidate's whole search vector
@@ -808,7 +817,7 @@ const SEARCH_CANDIDATES: i64 = 1000;
 
 /// The filters of a list, validated.
 struct Filters {
-    statuses: Option<Vec<String>>,
+    statuses: Option<Vec<ArticleStatus>>,
     tags: Option<Vec<String>>,
     author: Option<String>,
     featured: Option<bool>,
@@ -1068,17 +1077,13 @@ pub async fn list_articles(
         }
     };
     let view = query.view.unwrap_or(View::Live);
-    let statuses = split_list(&query.status);
-    if let Some(bad) = statuses
-        .iter()
-        .flatten()
-        .find(|s| !STATUSES.contains(&s.as_str()))
-    {
-        return Err(ApiError::bad_request(format!(
-            "unknown status '{bad}'; allowed: {}",
-            STATUSES.join(", ")
-        )));
-    }
+    let statuses = split_list(&query.status)
+        .map(|list| {
+            list.iter()
+                .map(|s| parse_status(s))
+                .collect::<ApiResult<Vec<_>>>()
+        })
+        .transpose()?;
     if view == View::Live && statuses.is_some() {
         return Err(ApiError::bad_request(
             "status filters working copies: add view=working",

@@ -76,7 +76,7 @@ enum UserCommand {
         email: String,
         #[arg(long)]
         name: String,
-        #[arg(long, default_value = "contributor")]
+        #[arg(long, default_value_t = Role::Contributor)]
         role: Role,
     },
 }

@@ -11,6 +11,9 @@ use sqlx::{
 
 use crate::config::Config;
 
+mod text_enum;
+pub(crate) use text_enum::text_enum;
+
 /// The migrations compiled into this binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 

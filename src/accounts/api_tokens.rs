@@ -53,26 +53,24 @@ pub struct CreatedApiToken {
 struct TokenRow {
     id: Uuid,
     name: String,
-    role: String,
+    role: Role,
     user_id: Uuid,
     expires_at: Option<DateTime<Utc>>,
     last_used_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
 }
 
-impl TryFrom<TokenRow> for ApiToken {
-    type Error = ApiError;
-
-    fn try_from(row: TokenRow) -> ApiResult<Self> {
-        Ok(Self {
-            role: Role::from_db(&row.role)?,
+impl From<TokenRow> for ApiToken {
+    fn from(row: TokenRow) -> Self {
+        Self {
+            role: row.role,
             id: row.id,
             name: row.name,
             user_id: row.user_id,
             expires_at: row.expires_at,
             last_used_at: row.last_used_at,
             created_at: row.created_at,
-        })
+        }
     }
 }
 
@@ -156,12 +154,12 @@ pub async fn create_token(
     .bind(Uuid::now_v7())
     .bind(principal.user_id)
     .bind(name)
-    .bind(body.role.as_str())
+    .bind(body.role)
     .bind(hash)
     .bind(body.expires_at)
     .fetch_one(&state.db)
     .await?;
-    let api_token = ApiToken::try_from(row)?;
+    let api_token = ApiToken::from(row);
     tracing::info!(token.id = %api_token.id, role = api_token.role.as_str(), "API token created");
     Ok((
         StatusCode::CREATED,
@@ -224,11 +222,7 @@ pub async fn list_tokens(
     .bind(owner)
     .fetch_one(&state.db)
     .await?;
-    let list = page.finish(rows, total, ApiToken::try_from);
-    Ok(Json(ListResponse {
-        data: list.data.into_iter().collect::<ApiResult<_>>()?,
-        meta: list.meta,
-    }))
+    Ok(Json(page.finish(rows, total, ApiToken::from)))
 }
 
 /// Revoke an API token: it stops working on the next request.

@@ -146,7 +146,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Option<Princ
 struct SessionRow {
     id: Uuid,
     user_id: Uuid,
-    role: String,
+    role: Role,
     author_id: Option<Uuid>,
 }
 
@@ -162,23 +162,20 @@ async fn session_principal(state: &AppState, hash: &[u8]) -> ApiResult<Option<Pr
     .bind(hash)
     .fetch_optional(&state.db)
     .await?;
-    row.map(|r| {
-        Ok(Principal {
-            user_id: r.user_id,
-            role: Role::from_db(&r.role)?,
-            author_id: r.author_id,
-            credential: Credential::Session(r.id),
-        })
-    })
-    .transpose()
+    Ok(row.map(|r| Principal {
+        user_id: r.user_id,
+        role: r.role,
+        author_id: r.author_id,
+        credential: Credential::Session(r.id),
+    }))
 }
 
 #[derive(sqlx::FromRow)]
 struct TokenRow {
     id: Uuid,
     user_id: Uuid,
-    token_role: String,
-    user_role: String,
+    token_role: Role,
+    user_role: Role,
     author_id: Option<Uuid>,
     last_used_at: Option<DateTime<Utc>>,
 }
@@ -212,7 +209,7 @@ async fn api_token_principal(state: &AppState, hash: &[u8]) -> ApiResult<Option<
             .execute(&state.db)
             .await?;
     }
-    let role = Role::from_db(&row.token_role)?.min(Role::from_db(&row.user_role)?);
+    let role = row.token_role.min(row.user_role);
     Ok(Some(Principal {
         user_id: row.user_id,
         role,

@@ -126,7 +126,7 @@ pub async fn login(
         Json(LoginResponse {
             token,
             expires_at,
-            user: row.try_into()?,
+            user: row.into(),
         }),
     ))
 }

@@ -49,7 +49,7 @@ pub(super) struct UserRow {
     pub id: Uuid,
     pub email: String,
     pub name: String,
-    pub role: String,
+    pub role: Role,
     pub author_id: Option<Uuid>,
     pub disabled: bool,
     pub last_login_at: Option<DateTime<Utc>>,
@@ -57,12 +57,10 @@ pub(super) struct UserRow {
     pub updated_at: DateTime<Utc>,
 }
 
-impl TryFrom<UserRow> for User {
-    type Error = ApiError;
-
-    fn try_from(row: UserRow) -> ApiResult<Self> {
-        Ok(Self {
-            role: Role::from_db(&row.role)?,
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        Self {
+            role: row.role,
             id: row.id,
             email: row.email,
             name: row.name,
@@ -71,7 +69,7 @@ impl TryFrom<UserRow> for User {
             last_login_at: row.last_login_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
-        })
+        }
     }
 }
 
@@ -199,13 +197,13 @@ pub async fn insert_user(
     .bind(Uuid::now_v7())
     .bind(&new.email)
     .bind(&new.name)
-    .bind(new.role.as_str())
+    .bind(new.role)
     .bind(hash)
     .bind(new.author_id)
     .fetch_one(db)
     .await
     .map_err(|err| on_constraint(err, USER_CONSTRAINTS))?;
-    row.try_into()
+    Ok(row.into())
 }
 
 /// List users. Sort keys: `created_at` (default `-created_at`), `email`, `name`.
@@ -226,11 +224,7 @@ pub async fn list_users(
             "select count(*) from users",
         )
         .await?;
-    let list = page.finish(rows, total, User::try_from);
-    Ok(Json(ListResponse {
-        data: list.data.into_iter().collect::<ApiResult<_>>()?,
-        meta: list.meta,
-    }))
+    Ok(Json(page.finish(rows, total, User::from)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -292,7 +286,7 @@ pub async fn get_user(
 ) -> ApiResult<Json<User>> {
     principal.require(Role::Admin)?;
     let row = find(&state.db, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(row.try_into()?))
+    Ok(Json(row.into()))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -361,17 +355,17 @@ pub async fn update_user(
     let current = find_for_update(&mut tx, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    check_if_match(&headers, &User::try_from(current.clone())?)?;
+    check_if_match(&headers, &User::from(current.clone()))?;
 
     let role = match body.role {
         Patch::Value(role) => role,
-        _ => Role::from_db(&current.role)?,
+        _ => current.role,
     };
     let disabled = match body.disabled {
         Patch::Value(d) => d,
         _ => current.disabled,
     };
-    let was_active_admin = current.role == Role::Admin.as_str() && !current.disabled;
+    let was_active_admin = current.role == Role::Admin && !current.disabled;
     if was_active_admin && (role != Role::Admin || disabled) {
         // Serialised by the row lock on this user plus this count: two admins demoting each
         // other at once both see the other still active, so take a table-level guard too.
@@ -379,9 +373,10 @@ pub async fn update_user(
             .execute(&mut *tx)
             .await?;
         let other_admins: i64 = sqlx::query_scalar(
-            "select count(*) from users where role = 'admin' and not disabled and id <> $1",
+            "select count(*) from users where role = $2 and not disabled and id <> $1",
         )
         .bind(id)
+        .bind(Role::Admin)
         .fetch_one(&mut *tx)
         .await?;
         if other_admins == 0 {
@@ -414,7 +409,7 @@ pub async fn update_user(
         Patch::Value(n) => n,
         _ => current.name.clone(),
     })
-    .bind(role.as_str())
+    .bind(role)
     .bind(disabled)
     .bind(body.author_id.apply(current.author_id))
     .bind(&password_hash)
@@ -436,7 +431,7 @@ pub async fn update_user(
     }
     tx.commit().await?;
     tracing::info!(user.id = %id, "user updated");
-    Ok(Json(row.try_into()?))
+    Ok(Json(row.into()))
 }
 
 /// The signed-in user.
@@ -449,7 +444,7 @@ pub async fn get_me(State(state): State<AppState>, Auth(principal): Auth) -> Api
         .ok_or(ApiError::Unauthorized(
             "the token is invalid, expired or revoked",
         ))?;
-    Ok(Json(row.try_into()?))
+    Ok(Json(row.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -31,7 +31,7 @@ use crate::{
 pub async fn record(
     tx: &mut PgConnection,
     data: &ArticleData,
-    action: &str,
+    action: RevisionAction,
     actor: Option<Uuid>,
     keep: u32,
 ) -> ApiResult<()> {
@@ -42,7 +42,7 @@ pub async fn record(
 pub async fn record_many(
     tx: &mut PgConnection,
     copies: &[&ArticleData],
-    action: &str,
+    action: RevisionAction,
     actor: Option<Uuid>,
     keep: u32,
 ) -> sqlx::Result<()> {
@@ -76,7 +76,7 @@ pub async fn record_many(
     )
     .bind(&ids)
     .bind(&versions)
-    .bind(action)
+    .bind(EventKind::from(action))
     .bind(actor)
     .execute(&mut *tx)
     .await?;
@@ -106,7 +106,7 @@ pub async fn record_many(
 pub async fn event(
     tx: &mut PgConnection,
     article_id: Uuid,
-    kind: &str,
+    kind: EventKind,
     actor: Option<Uuid>,
     version: i32,
 ) -> sqlx::Result<()> {
@@ -190,33 +190,72 @@ fn diff(before: &Value, after: &Value) -> Vec<&'static str> {
         .collect()
 }
 
-/// What made a revision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RevisionAction {
-    Create,
-    Update,
-    Submit,
-    Publish,
-    /// Published by the scheduler at its `publish_at`.
-    PublishScheduled,
-    Schedule,
-    Unschedule,
-    Unpublish,
-    Archive,
-    Restore,
-    /// A revision's snapshot restored as the working copy.
-    RestoreRevision,
-    /// Written by an import line (`POST /v1/import`, `galley import`).
-    Import,
+crate::db::text_enum! {
+    /// What made a revision.
+    #[derive(ToSchema)]
+    pub enum RevisionAction {
+        Create = "create",
+        Update = "update",
+        Submit = "submit",
+        Publish = "publish",
+        /// Published by the scheduler at its `publish_at`.
+        PublishScheduled = "publish_scheduled",
+        Schedule = "schedule",
+        Unschedule = "unschedule",
+        Unpublish = "unpublish",
+        Archive = "archive",
+        Restore = "restore",
+        /// A revision's snapshot restored as the working copy.
+        RestoreRevision = "restore_revision",
+        /// Written by an import line (`POST /v1/import`, `galley import`).
+        Import = "import",
+    }
+}
+
+crate::db::text_enum! {
+    /// What an entry of the event log records: each revision's action, and deletions (whose
+    /// revisions go with the article).
+    pub enum EventKind {
+        Create = "create",
+        Update = "update",
+        Submit = "submit",
+        Publish = "publish",
+        PublishScheduled = "publish_scheduled",
+        Schedule = "schedule",
+        Unschedule = "unschedule",
+        Unpublish = "unpublish",
+        Archive = "archive",
+        Restore = "restore",
+        RestoreRevision = "restore_revision",
+        Import = "import",
+        Delete = "delete",
+    }
+}
+
+impl From<RevisionAction> for EventKind {
+    fn from(action: RevisionAction) -> Self {
+        match action {
+            RevisionAction::Create => Self::Create,
+            RevisionAction::Update => Self::Update,
+            RevisionAction::Submit => Self::Submit,
+            RevisionAction::Publish => Self::Publish,
+            RevisionAction::PublishScheduled => Self::PublishScheduled,
+            RevisionAction::Schedule => Self::Schedule,
+            RevisionAction::Unschedule => Self::Unschedule,
+            RevisionAction::Unpublish => Self::Unpublish,
+            RevisionAction::Archive => Self::Archive,
+            RevisionAction::Restore => Self::Restore,
+            RevisionAction::RestoreRevision => Self::RestoreRevision,
+            RevisionAction::Import => Self::Import,
+        }
+    }
 }
 
 /// A revision in a list (no snapshot).
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Revision {
     pub number: i32,
-    #[schema(value_type = RevisionAction)]
-    pub action: String,
+    pub action: RevisionAction,
     /// The user who made the change; `null` for the scheduler or a deleted user.
     pub actor_id: Option<Uuid>,
     pub at: DateTime<Utc>,
@@ -448,7 +487,7 @@ pub async fn restore_revision(
     record(
         &mut tx,
         &data,
-        "restore_revision",
+        RevisionAction::RestoreRevision,
         Some(principal.user_id),
         state.config.revisions_keep,
     )
@@ -471,7 +510,9 @@ mod tests {
         type Change = (&'static str, fn(&mut ArticleData));
         let changes: Vec<Change> = vec![
             ("slug", |d| d.slug = "other".into()),
-            ("status", |d| d.status = "published".into()),
+            ("status", |d| {
+                d.status = super::super::model::ArticleStatus::Published
+            }),
             ("title", |d| d.title = "Other".into()),
             ("subtitle", |d| d.subtitle = Some("Sub".into())),
             ("excerpt", |d| d.derived_excerpt = Some("Derived".into())),

@@ -98,15 +98,16 @@ pub struct BannerInput {
     pub credit: Option<String>,
 }
 
-/// Where an article is in the publishing workflow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ArticleStatus {
-    Draft,
-    InReview,
-    Scheduled,
-    Published,
-    Archived,
+crate::db::text_enum! {
+    /// Where an article is in the publishing workflow; changed only by workflow actions.
+    #[derive(ToSchema)]
+    pub enum ArticleStatus {
+        Draft = "draft",
+        InReview = "in_review",
+        Scheduled = "scheduled",
+        Published = "published",
+        Archived = "archived",
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -204,8 +205,7 @@ pub struct UpdateArticle {
 pub struct ArticleData {
     pub id: Uuid,
     pub slug: String,
-    #[schema(value_type = ArticleStatus)]
-    pub status: String,
+    pub status: ArticleStatus,
     pub title: String,
     pub subtitle: Option<String>,
     pub excerpt: Option<String>,
@@ -283,8 +283,7 @@ pub struct Article {
     pub title: String,
     pub subtitle: Option<String>,
     pub excerpt: Option<String>,
-    #[schema(value_type = ArticleStatus)]
-    pub status: String,
+    pub status: ArticleStatus,
     /// Blocks; image blocks also carry `"image"`. Left out of lists unless `include=body`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Vec<ShownBlock>)]
@@ -347,7 +346,7 @@ pub fn render(data: &ArticleData, embeds: &Embeds, include_body: bool) -> Articl
             .excerpt
             .clone()
             .or_else(|| data.derived_excerpt.clone()),
-        status: data.status.clone(),
+        status: data.status,
         body,
         body_html,
         banner: data.banner_image_id.and_then(|id| {
@@ -378,7 +377,7 @@ pub fn render(data: &ArticleData, embeds: &Embeds, include_body: bool) -> Articl
         created_at: data.created_at,
         updated_at: data.updated_at,
         version: data.version,
-        has_unpublished_changes: data.status == "published"
+        has_unpublished_changes: data.status == ArticleStatus::Published
             && data.live_version.is_some_and(|live| live != data.version),
     }
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     body::{self, Block},
-    model::{ArticleData, Byline, Embeds, NewRef, RefInput, Seo, TagRef, render},
+    model::{ArticleData, ArticleStatus, Byline, Embeds, NewRef, RefInput, Seo, TagRef, render},
     search::SearchVector,
 };
 use crate::{
@@ -32,7 +32,7 @@ pub const COLUMNS: &str = "a.id, a.slug, a.status, a.title, a.subtitle, a.excerp
 pub struct ArticleRow {
     id: Uuid,
     slug: String,
-    status: String,
+    status: ArticleStatus,
     title: String,
     subtitle: Option<String>,
     excerpt: Option<String>,
@@ -615,7 +615,7 @@ async fn write_rows(
     sqlx::query(sql)
         .bind(copies.iter().map(|c| c.id).collect::<Vec<_>>())
         .bind(column(|c| Some(c.slug.clone())))
-        .bind(column(|c| Some(c.status.clone())))
+        .bind(column(|c| Some(c.status.as_str().to_owned())))
         .bind(column(|c| Some(c.title.clone())))
         .bind(column(|c| c.subtitle.clone()))
         .bind(column(|c| c.excerpt.clone()))

@@ -39,7 +39,7 @@ use super::{
     ArticleData, TextFields, apply_text_fields,
     body::Block,
     history,
-    model::{Embeds, RefInput, Seo},
+    model::{ArticleStatus, Embeds, RefInput, Seo},
     set_body, store, take_body,
 };
 use crate::{
@@ -744,7 +744,7 @@ impl<'a> Importer<'a> {
         let all: Vec<&ArticleData> = changed.copies.iter().collect();
         store::update_many(tx, &all).await?;
         for (copy, was_live) in all.iter().zip(&changed.was_live) {
-            if *was_live && copy.status != "published" {
+            if *was_live && copy.status != ArticleStatus::Published {
                 store::remove_live(tx, copy.id).await?;
             }
         }
@@ -767,7 +767,7 @@ impl<'a> Importer<'a> {
         history::record_many(
             tx,
             all,
-            "import",
+            history::RevisionAction::Import,
             self.actor,
             self.state.config.revisions_keep,
         )
@@ -775,7 +775,7 @@ impl<'a> Importer<'a> {
         let published: Vec<&ArticleData> = all
             .iter()
             .copied()
-            .filter(|c| c.status == "published")
+            .filter(|c| c.status == ArticleStatus::Published)
             .collect();
         // Last, because it ends by updating the counts of the batch's authors and tags, rows
         // that every other batch in flight waits for until this one commits (measured: 100,000
@@ -822,7 +822,7 @@ impl<'a> Importer<'a> {
         }
         known.written.insert(Key::Slug(data.slug.clone()));
         let Some((current, imported_version)) = existing else {
-            if data.status == "published" {
+            if data.status == ArticleStatus::Published {
                 data.published_at.get_or_insert(data.created_at);
                 data.live_version = Some(data.version);
             }
@@ -836,7 +836,7 @@ impl<'a> Importer<'a> {
         data.created_at = current.created_at;
         data.version = current.version;
         data.live_version = current.live_version;
-        if data.status == "published" && data.published_at.is_none() {
+        if data.status == ArticleStatus::Published && data.published_at.is_none() {
             data.published_at = current.published_at.or(Some(data.updated_at));
         }
         if !explicit_slug {
@@ -858,7 +858,7 @@ impl<'a> Importer<'a> {
             }));
         }
         data.version += 1;
-        data.live_version = (data.status == "published").then_some(data.version);
+        data.live_version = (data.status == ArticleStatus::Published).then_some(data.version);
         self.changed.slots.push(slot);
         self.changed.copies.push(data);
         self.changed.was_live.push(current.live_version.is_some());
@@ -873,7 +873,7 @@ impl<'a> Importer<'a> {
         data: &ArticleData,
         was_live: bool,
     ) -> ApiResult<()> {
-        if data.status == "published" {
+        if data.status == ArticleStatus::Published {
             store::put_live(tx, &self.state.media, data).await?;
         } else if was_live {
             store::remove_live(tx, data.id).await?;
@@ -881,7 +881,7 @@ impl<'a> Importer<'a> {
         history::record(
             tx,
             data,
-            "import",
+            history::RevisionAction::Import,
             self.actor,
             self.state.config.revisions_keep,
         )
@@ -999,24 +999,30 @@ impl<'a> Importer<'a> {
             data.banner_credit = v.optional_text("banner.credit", banner.credit, 500);
         }
         data.featured = line.featured.unwrap_or(false);
-        let status = line.status.unwrap_or_else(|| "draft".into());
-        if !super::STATUSES.contains(&status.as_str()) {
-            v.error(
-                "status",
-                format!("must be one of {}", super::STATUSES.join(", ")),
-            );
-        }
+        // Parsed here, not by serde, so that a bad status is one field error among the line's
+        // others rather than the whole line refused.
+        let status = match line.status.as_deref().map(str::parse::<ArticleStatus>) {
+            None => ArticleStatus::Draft,
+            Some(Ok(status)) => status,
+            Some(Err(_)) => {
+                v.error(
+                    "status",
+                    format!("must be one of {}", ArticleStatus::allowed()),
+                );
+                ArticleStatus::Draft
+            }
+        };
         data.published_at = line
             .published_at
             .map(|at| chrono::SubsecRound::trunc_subsecs(at, 6));
         data.scheduled_at = line
             .scheduled_at
             .map(|at| chrono::SubsecRound::trunc_subsecs(at, 6));
-        match status.as_str() {
-            "scheduled" if data.scheduled_at.is_none() => {
+        match status {
+            ArticleStatus::Scheduled if data.scheduled_at.is_none() => {
                 v.error("scheduled_at", "required for a scheduled article")
             }
-            "scheduled" => {}
+            ArticleStatus::Scheduled => {}
             _ if data.scheduled_at.is_some() => {
                 v.error("scheduled_at", "only a scheduled article has scheduled_at")
             }
@@ -1271,7 +1277,7 @@ fn export_line(data: &ArticleData, embeds: &Embeds) -> ApiResult<Value> {
         language: Some(data.language.clone()),
         seo: Some(data.seo.clone()),
         external_id: data.external_id.clone(),
-        status: Some(data.status.clone()),
+        status: Some(data.status.as_str().to_owned()),
         published_at: data.published_at,
         scheduled_at: data.scheduled_at,
     };

@@ -16,7 +16,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{ArticleData, history, model::Article, present, require_edit, require_publish, store};
+use super::{
+    ArticleData,
+    history::{self, RevisionAction},
+    model::{Article, ArticleStatus},
+    present, require_edit, require_publish, store,
+};
 use crate::{
     accounts::{
         auth::{Auth, Principal},
@@ -31,59 +36,61 @@ use crate::{
     },
 };
 
-/// A workflow action, as in the table of API.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// draft → in_review.
-    Submit,
-    /// draft, in_review, scheduled, published → published (`published_at` backdates; editor).
-    Publish,
-    /// draft, in_review, scheduled → scheduled (`publish_at` in the future).
-    Schedule,
-    /// scheduled → draft.
-    Unschedule,
-    /// published → draft; the live copy is removed.
-    Unpublish,
-    /// any other status → archived; the live copy is removed.
-    Archive,
-    /// archived → draft.
-    Restore,
+crate::db::text_enum! {
+    /// A workflow action, as in the action table of docs/API.md.
+    #[derive(ToSchema)]
+    pub enum Action {
+        /// draft → in_review.
+        Submit = "submit",
+        /// draft, in_review, scheduled, published → published (`published_at` backdates; editor).
+        Publish = "publish",
+        /// draft, in_review, scheduled → scheduled (`publish_at` in the future).
+        Schedule = "schedule",
+        /// scheduled → draft.
+        Unschedule = "unschedule",
+        /// published → draft; the live copy is removed.
+        Unpublish = "unpublish",
+        /// any other status → archived; the live copy is removed.
+        Archive = "archive",
+        /// archived → draft.
+        Restore = "restore",
+    }
 }
 
 impl Action {
-    const ALL: [Self; 7] = [
-        Self::Submit,
-        Self::Publish,
-        Self::Schedule,
-        Self::Unschedule,
-        Self::Unpublish,
-        Self::Archive,
-        Self::Restore,
-    ];
-
-    pub fn name(self) -> &'static str {
+    /// What the revision of this action records.
+    fn revision(self) -> RevisionAction {
         match self {
-            Self::Submit => "submit",
-            Self::Publish => "publish",
-            Self::Schedule => "schedule",
-            Self::Unschedule => "unschedule",
-            Self::Unpublish => "unpublish",
-            Self::Archive => "archive",
-            Self::Restore => "restore",
+            Self::Submit => RevisionAction::Submit,
+            Self::Publish => RevisionAction::Publish,
+            Self::Schedule => RevisionAction::Schedule,
+            Self::Unschedule => RevisionAction::Unschedule,
+            Self::Unpublish => RevisionAction::Unpublish,
+            Self::Archive => RevisionAction::Archive,
+            Self::Restore => RevisionAction::Restore,
         }
     }
 
-    fn allowed_from(self, status: &str) -> bool {
-        match self {
-            Self::Submit => status == "draft",
-            Self::Publish => matches!(status, "draft" | "in_review" | "scheduled" | "published"),
+    /// The transition table: the status an action leads to from `from`, or `None` where the
+    /// action is not allowed. Exhaustive, so a new status or action must be placed here.
+    fn target(self, from: ArticleStatus) -> Option<ArticleStatus> {
+        use ArticleStatus::{Archived, Draft, InReview, Published, Scheduled};
+        match (self, from) {
+            (Self::Submit, Draft) => Some(InReview),
+            (Self::Submit, InReview | Scheduled | Published | Archived) => None,
+            (Self::Publish, Draft | InReview | Scheduled | Published) => Some(Published),
+            (Self::Publish, Archived) => None,
             // From `scheduled` too: rescheduling is one action, never a window without schedule.
-            Self::Schedule => matches!(status, "draft" | "in_review" | "scheduled"),
-            Self::Unschedule => status == "scheduled",
-            Self::Unpublish => status == "published",
-            Self::Archive => status != "archived",
-            Self::Restore => status == "archived",
+            (Self::Schedule, Draft | InReview | Scheduled) => Some(Scheduled),
+            (Self::Schedule, Published | Archived) => None,
+            (Self::Unschedule, Scheduled) => Some(Draft),
+            (Self::Unschedule, Draft | InReview | Published | Archived) => None,
+            (Self::Unpublish, Published) => Some(Draft),
+            (Self::Unpublish, Draft | InReview | Scheduled | Archived) => None,
+            (Self::Archive, Draft | InReview | Scheduled | Published) => Some(Archived),
+            (Self::Archive, Archived) => None,
+            (Self::Restore, Archived) => Some(Draft),
+            (Self::Restore, Draft | InReview | Scheduled | Published) => None,
         }
     }
 
@@ -108,11 +115,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ActionName {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> ApiResult<Self> {
         let raw = path_param(parts, state, "action").await?;
-        Action::ALL
-            .into_iter()
-            .find(|action| action.name() == raw)
-            .map(Self)
-            .ok_or(ApiError::NotFound)
+        raw.parse().map(Self).map_err(|_| ApiError::NotFound)
     }
 }
 
@@ -202,51 +205,34 @@ pub async fn run_action(
         .ok_or(ApiError::NotFound)?;
     action.authorize(&principal, &data)?;
     check_version(&headers, data.version)?;
-    if !action.allowed_from(&data.status) {
+    let Some(target) = action.target(data.status) else {
         let allowed: Vec<&str> = Action::ALL
-            .into_iter()
-            .filter(|a| a.allowed_from(&data.status))
-            .map(Action::name)
+            .iter()
+            .filter(|a| a.target(data.status).is_some())
+            .map(|a| a.as_str())
             .collect();
         return Err(ApiError::Conflict(format!(
-            "{} is not allowed while the article is {}; allowed: {}",
-            action.name(),
+            "{action} is not allowed while the article is {}; allowed: {}",
             data.status,
             allowed.join(", ")
         )));
-    }
+    };
     let now = super::now();
     validate_input(action, &input, &principal, now)?;
-    let input = ActionInput {
-        published_at: input.published_at.map(|at| at.trunc_subsecs(6)),
-        publish_at: input.publish_at.map(|at| at.trunc_subsecs(6)),
-    };
 
     let was_live = data.live_version.is_some();
+    data.status = target;
     match action {
-        Action::Submit => data.status = "in_review".into(),
         Action::Publish => {
-            data.status = "published".into();
             if let Some(at) = input.published_at {
-                data.published_at = Some(at);
+                data.published_at = Some(at.trunc_subsecs(6));
             }
             data.published_at.get_or_insert(now);
             data.scheduled_at = None;
         }
-        Action::Schedule => {
-            data.status = "scheduled".into();
-            data.scheduled_at = input.publish_at;
-        }
-        Action::Unschedule => {
-            data.status = "draft".into();
-            data.scheduled_at = None;
-        }
-        Action::Unpublish => data.status = "draft".into(),
-        Action::Archive => {
-            data.status = "archived".into();
-            data.scheduled_at = None;
-        }
-        Action::Restore => data.status = "draft".into(),
+        Action::Schedule => data.scheduled_at = input.publish_at.map(|at| at.trunc_subsecs(6)),
+        Action::Unschedule | Action::Archive => data.scheduled_at = None,
+        Action::Submit | Action::Unpublish | Action::Restore => {}
     }
     data.version += 1;
     data.updated_at = now;
@@ -266,14 +252,14 @@ pub async fn run_action(
     history::record(
         &mut tx,
         &data,
-        action.name(),
+        action.revision(),
         Some(principal.user_id),
         state.config.revisions_keep,
     )
     .await?;
     let article = present(&mut tx, &state, &data).await?;
     tx.commit().await?;
-    tracing::info!(article.id = %data.id, action = action.name(), status = data.status, "article action");
+    tracing::info!(article.id = %data.id, action = action.as_str(), status = data.status.as_str(), "article action");
     article_response(StatusCode::OK, &article)
 }
 
@@ -332,6 +318,8 @@ pub async fn publish_due(state: &AppState) -> ApiResult<usize> {
     loop {
         let mut tx = state.db.begin().await?;
         let due: Option<Uuid> = sqlx::query_scalar(
+            // The literal, not a bind: it must match the predicate of the partial index
+            // articles_due_idx (0006) for the planner to use it.
             "select id from articles where status = 'scheduled' and scheduled_at <= now() \
              order by scheduled_at limit 1 for update skip locked",
         )
@@ -345,7 +333,7 @@ pub async fn publish_due(state: &AppState) -> ApiResult<usize> {
             .ok_or(ApiError::NotFound)?;
         // The live copy shows the time the editor chose, also when publishing catches up
         // after downtime.
-        data.status = "published".into();
+        data.status = ArticleStatus::Published;
         data.published_at = data.scheduled_at.take().or(Some(super::now()));
         data.version += 1;
         data.live_version = Some(data.version);
@@ -355,7 +343,7 @@ pub async fn publish_due(state: &AppState) -> ApiResult<usize> {
         history::record(
             &mut tx,
             &data,
-            "publish_scheduled",
+            RevisionAction::PublishScheduled,
             None,
             state.config.revisions_keep,
         )
