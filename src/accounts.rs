@@ -12,12 +12,15 @@ pub mod users;
 use crate::{http::pagination::document_sort_keys, idempotency::once};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{config::Config, http::AppState};
+use crate::{
+    app::AppState,
+    http::route_policy::{Policy::PrivateWrite, with},
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     let router = OpenApiRouter::new()
-        .routes(routes!(sessions::login))
-        .routes(routes!(sessions::logout))
+        .routes(with(PrivateWrite, routes!(sessions::login)))
+        .routes(with(PrivateWrite, routes!(sessions::logout)))
         .routes(routes!(users::get_me))
         .routes(routes!(users::change_password))
         .routes(once(routes!(users::list_users, users::create_user)))
@@ -33,8 +36,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Creates the configured first admin when the database has no user yet.
 /// Safe with several processes starting at once: the loser of the race sees the email taken.
-pub async fn bootstrap_admin(state: &AppState, config: &Config) -> anyhow::Result<()> {
-    let Some(admin) = &config.bootstrap_admin else {
+pub async fn bootstrap_admin(state: &AppState) -> anyhow::Result<()> {
+    let Some(admin) = &state.config.bootstrap_admin else {
         return Ok(());
     };
     let any_user: bool = sqlx::query_scalar("select exists (select 1 from users)")

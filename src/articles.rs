@@ -35,13 +35,13 @@ use self::{
     },
     store::RefKind,
 };
+use crate::app::AppState;
 use crate::{
     accounts::{
         auth::{Auth, MaybeAuth, Principal, ReadAccess},
         role::Role,
     },
     http::{
-        AppState,
         error::{ApiError, ApiResult, FieldError, Problem},
         extract::{ApiJson, ApiQuery, IdOrSlug},
         pagination::{
@@ -49,6 +49,10 @@ use crate::{
             document_sort_keys,
         },
         patch::Patch,
+        route_policy::{
+            Policy::{PublicRead, Streaming},
+            with,
+        },
     },
     idempotency::{BodyLimit, once, once_with},
     validate::Validator,
@@ -56,18 +60,24 @@ use crate::{
 
 pub fn router() -> OpenApiRouter<AppState> {
     let router = OpenApiRouter::new()
-        .routes(once(routes!(list_articles, create_article)))
-        .routes(routes!(get_article, update_article, delete_article))
+        .routes(once(with(
+            PublicRead,
+            routes!(list_articles, create_article),
+        )))
+        .routes(with(
+            PublicRead,
+            routes!(get_article, update_article, delete_article),
+        ))
         .routes(once(routes!(workflow::run_action)))
         .routes(once(routes!(workflow::create_preview)))
         .routes(routes!(history::list_revisions))
         .routes(routes!(history::get_revision))
         .routes(once(routes!(history::restore_revision)))
-        .routes(once_with(
-            routes!(transfer::import_articles),
-            BodyLimit::None,
+        .routes(with(
+            Streaming,
+            once_with(routes!(transfer::import_articles), BodyLimit::None),
         ))
-        .routes(routes!(transfer::export_articles));
+        .routes(with(Streaming, routes!(transfer::export_articles)));
     // Live and working lists sort by the same keys (`rank` with `q` only).
     let router = document_sort_keys(router, "/v1/articles", LIVE_SEARCH_SORT_KEYS);
     document_sort_keys(

@@ -16,6 +16,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use crate::app::AppState;
 use crate::{
     accounts::{
         auth::{Auth, ReadAccess},
@@ -23,14 +24,14 @@ use crate::{
     },
     articles::store::Embedded,
     http::{
-        AppState,
-        error::{ApiError, ApiResult, ConstraintErrors, Problem, on_constraint},
+        error::{ApiError, ApiResult, ConstraintErrors, Problem, on_constraint, slug_error},
         extract::{ApiJson, ApiQuery, IdOrSlug},
         middleware::check_if_match,
         pagination::{
             KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues, document_sort_keys,
         },
         patch::Patch,
+        route_policy::{Policy::PublicRead, with},
     },
     idempotency::once,
     images::{self, Image},
@@ -40,8 +41,11 @@ use crate::{
 
 pub fn router() -> OpenApiRouter<AppState> {
     let router = OpenApiRouter::new()
-        .routes(once(routes!(list_authors, create_author)))
-        .routes(routes!(get_author, update_author, delete_author));
+        .routes(once(with(PublicRead, routes!(list_authors, create_author))))
+        .routes(with(
+            PublicRead,
+            routes!(get_author, update_author, delete_author),
+        ));
     document_sort_keys(router, "/v1/authors", SORT_KEYS)
 }
 
@@ -309,7 +313,6 @@ pub async fn create_author(
         SlugTable::Authors,
         explicit_slug,
         &fields.name,
-        AUTHOR_CONSTRAINTS,
         |slug| {
             sqlx::query_as::<_, AuthorRow>(sqlx::AssertSqlSafe(format!(
                 r#"
@@ -329,7 +332,8 @@ pub async fn create_author(
             .fetch_one(&state.db)
         },
     )
-    .await?;
+    .await
+    .map_err(|err| slug_error(err, AUTHOR_CONSTRAINTS))?;
     tracing::info!(author.id = %row.id, "author created");
     Ok((
         StatusCode::CREATED,
@@ -428,12 +432,12 @@ pub async fn update_author(
     .bind(body.avatar_image_id.apply(current.avatar_image_id))
     .fetch_one(&mut *tx)
     .await
-    .map_err(
-        |err| match err.as_database_error().and_then(|e| e.constraint()) {
-            Some("authors_avatar_image_id_fkey") => on_constraint(err, AUTHOR_CONSTRAINTS),
-            _ => slug::conflict_on_update(err, SlugTable::Authors, &slug_value),
-        },
-    )?;
+    .map_err(|err| {
+        slug_error(
+            slug::taken_on_update(err, SlugTable::Authors, &slug_value),
+            AUTHOR_CONSTRAINTS,
+        )
+    })?;
     crate::articles::store::rerender_live(&mut tx, &state.media, Embedded::Author(row.id)).await?;
     tx.commit().await?;
     tracing::info!(author.id = %row.id, "author updated");

@@ -6,11 +6,12 @@ use std::{io::BufRead, process::ExitCode};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::app::AppState;
 use crate::{
     accounts::{self, passwords::Passwords, role::Role, users},
     config::Config,
     db,
-    http::{self, AppState},
+    http::{self},
     telemetry,
 };
 
@@ -97,11 +98,16 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(cli.command, Some(Command::Openapi)) {
         use std::io::Write;
-        let docs = http::openapi::ApiDocs::build(http::openapi::api_router().into_openapi());
-        return match std::io::stdout().write_all(&docs.json) {
+        let docs = crate::app::router::document();
+        let written = docs.map_err(anyhow::Error::from).and_then(|docs| {
+            std::io::stdout()
+                .write_all(&docs.json)
+                .map_err(anyhow::Error::from)
+        });
+        return match written {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
-                eprintln!("error: writing the document: {err}");
+                eprintln!("error: writing the OpenAPI document: {err}");
                 ExitCode::FAILURE
             }
         };
@@ -306,12 +312,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState::new(pool, config)?;
     state.live_cache.spawn_listener(state.db.clone());
     crate::articles::workflow::spawn_scheduler(state.clone(), state.config.scheduler_interval);
-    accounts::bootstrap_admin(&state, &state.config.clone()).await?;
+    accounts::bootstrap_admin(&state).await?;
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("binding GALLEY_BIND={bind}"))?;
     tracing::info!(address = %bind, "galley is serving");
-    http::serve(listener, http::app(state), http::shutdown_signal())
+    http::serve(listener, crate::app::app(state)?, http::shutdown_signal())
         .await
         .context("serving HTTP")?;
     tracing::info!("galley stopped cleanly");

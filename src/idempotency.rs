@@ -30,12 +30,10 @@ use sha2::{Digest, Sha256};
 use tokio_util::io::ReaderStream;
 use utoipa_axum::router::UtoipaMethodRouter;
 
+use crate::app::AppState;
 use crate::{
     accounts::auth::{Credential, MaybeAuth},
-    http::{
-        AppState,
-        error::{ApiError, ApiResult},
-    },
+    http::error::{ApiError, ApiResult},
 };
 
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");

@@ -16,7 +16,7 @@ use std::{collections::HashMap, sync::Arc};
 use anyhow::Context;
 use axum::{
     Json,
-    extract::{DefaultBodyLimit, Request, State},
+    extract::{Request, State},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -32,6 +32,7 @@ use self::{
     processing::{Encoded, ImageError},
     storage::Storage,
 };
+use crate::app::AppState;
 use crate::{
     accounts::{
         auth::{Auth, Principal, ReadAccess},
@@ -39,7 +40,6 @@ use crate::{
     },
     config::MediaConfig,
     http::{
-        AppState,
         error::{ApiError, ApiResult, Problem},
         extract::{ApiJson, ApiQuery, PathId},
         middleware::check_if_match,
@@ -48,20 +48,29 @@ use crate::{
             document_sort_keys,
         },
         patch::Patch,
+        route_policy::{
+            Policy::{PublicRead, Streaming},
+            with,
+        },
     },
     validate::Validator,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
-    let (schemas, paths, upload) = crate::idempotency::once_with(
-        routes!(list_images, upload_image),
-        crate::idempotency::BodyLimit::Upload,
-    );
     let router = OpenApiRouter::new()
-        // Uploads bound themselves (GALLEY_IMAGE_MAX_BYTES, checked while streaming); the
-        // global JSON body limit would cut them off at 1 MiB.
-        .routes((schemas, paths, upload.layer(DefaultBodyLimit::disable())))
-        .routes(routes!(get_image, update_image, delete_image))
+        // Uploads bound themselves (GALLEY_IMAGE_MAX_BYTES, checked while streaming).
+        .routes(with(
+            Streaming,
+            crate::idempotency::once_with(
+                routes!(upload_image),
+                crate::idempotency::BodyLimit::Upload,
+            ),
+        ))
+        .routes(routes!(list_images))
+        .routes(with(
+            PublicRead,
+            routes!(get_image, update_image, delete_image),
+        ))
         .routes(routes!(media::get_media_file));
     document_sort_keys(router, "/v1/images", SORT_KEYS)
 }

@@ -7,7 +7,15 @@ use std::future::Future;
 
 use sqlx::{PgExecutor, PgPool};
 
-use crate::http::error::{ApiError, ApiResult, ConstraintErrors, on_constraint};
+/// A write of a slugged row that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SlugError {
+    /// The explicitly given slug belongs to another row.
+    #[error("slug '{0}' is taken")]
+    Taken(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
 
 pub const MAX_LEN: usize = 200;
 
@@ -172,17 +180,16 @@ pub fn next_free(base: &str, taken: &[String]) -> String {
     stem + &suffix
 }
 
-/// Runs `insert` with the explicit slug (taken → `409`), or with the first free slug derived
-/// from `name`, retrying when a concurrent writer takes that slug between lookup and insert.
-/// Other constraint violations are mapped through `constraints`.
+/// Runs `insert` with the explicit slug (`Taken` when another row has it), or with the first
+/// free slug derived from `name`, retrying when a concurrent writer takes that slug between
+/// lookup and insert.
 pub async fn insert_with_slug<T, F, Fut>(
     db: &PgPool,
     table: SlugTable,
     explicit: Option<String>,
     name: &str,
-    constraints: ConstraintErrors,
     mut insert: F,
-) -> ApiResult<T>
+) -> Result<T, SlugError>
 where
     F: FnMut(String) -> Fut,
     Fut: Future<Output = sqlx::Result<T>>,
@@ -191,9 +198,9 @@ where
     if let Some(slug) = explicit {
         return insert(slug.clone()).await.map_err(|err| {
             if violates(&err, constraint) {
-                ApiError::Conflict(format!("slug '{slug}' is taken"))
+                SlugError::Taken(slug)
             } else {
-                on_constraint(err, constraints)
+                SlugError::Database(err)
             }
         });
     }
@@ -203,17 +210,17 @@ where
         let slug = first_free(db, table, &base).await?;
         match insert(slug).await {
             Err(err) if violates(&err, constraint) && attempts < 5 => attempts += 1,
-            result => return result.map_err(|err| on_constraint(err, constraints)),
+            result => return result.map_err(SlugError::Database),
         }
     }
 }
 
-/// Maps a slug uniqueness violation on update to `409`.
-pub fn conflict_on_update(err: sqlx::Error, table: SlugTable, slug: &str) -> ApiError {
+/// Tells a slug uniqueness violation on update from other failures.
+pub fn taken_on_update(err: sqlx::Error, table: SlugTable, slug: &str) -> SlugError {
     if violates(&err, table.unique_constraint()) {
-        ApiError::Conflict(format!("slug '{slug}' is taken"))
+        SlugError::Taken(slug.to_owned())
     } else {
-        err.into()
+        SlugError::Database(err)
     }
 }
 

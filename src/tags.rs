@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use crate::app::AppState;
 use crate::{
     accounts::{
         auth::{Auth, ReadAccess},
@@ -20,7 +21,6 @@ use crate::{
     },
     articles::store::Embedded,
     http::{
-        AppState,
         error::{ApiError, ApiResult, Problem},
         extract::{ApiJson, ApiQuery, IdOrSlug},
         middleware::check_if_match,
@@ -28,6 +28,7 @@ use crate::{
             KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues, document_sort_keys,
         },
         patch::Patch,
+        route_policy::{Policy::PublicRead, with},
     },
     idempotency::once,
     slug::{self, SlugTable},
@@ -36,8 +37,8 @@ use crate::{
 
 pub fn router() -> OpenApiRouter<AppState> {
     let router = OpenApiRouter::new()
-        .routes(once(routes!(list_tags, create_tag)))
-        .routes(routes!(get_tag, update_tag, delete_tag));
+        .routes(once(with(PublicRead, routes!(list_tags, create_tag))))
+        .routes(with(PublicRead, routes!(get_tag, update_tag, delete_tag)));
     document_sort_keys(router, "/v1/tags", SORT_KEYS)
 }
 
@@ -184,27 +185,20 @@ pub async fn create_tag(
     let explicit_slug = body.slug.map(|s| v.slug("slug", &s));
     v.finish()?;
 
-    let tag = slug::insert_with_slug(
-        &state.db,
-        SlugTable::Tags,
-        explicit_slug,
-        &name,
-        &[],
-        |slug| {
-            sqlx::query_as::<_, Tag>(sqlx::AssertSqlSafe(format!(
-                r#"
+    let tag = slug::insert_with_slug(&state.db, SlugTable::Tags, explicit_slug, &name, |slug| {
+        sqlx::query_as::<_, Tag>(sqlx::AssertSqlSafe(format!(
+            r#"
             insert into tags as t (id, slug, name, description)
             values ($1, $2, $3, $4)
             returning {COLUMNS}
             "#
-            )))
-            .bind(Uuid::now_v7())
-            .bind(slug)
-            .bind(&name)
-            .bind(&description)
-            .fetch_one(&state.db)
-        },
-    )
+        )))
+        .bind(Uuid::now_v7())
+        .bind(slug)
+        .bind(&name)
+        .bind(&description)
+        .fetch_one(&state.db)
+    })
     .await?;
     tracing::info!(tag.id = %tag.id, "tag created");
     Ok((
@@ -277,7 +271,7 @@ pub async fn update_tag(
     .bind(description.apply(current.description.clone()))
     .fetch_one(&mut *tx)
     .await
-    .map_err(|err| slug::conflict_on_update(err, SlugTable::Tags, &slug_value))?;
+    .map_err(|err| slug::taken_on_update(err, SlugTable::Tags, &slug_value))?;
     crate::articles::store::rerender_live(&mut tx, &state.media, Embedded::Tag(tag.id)).await?;
     tx.commit().await?;
     tracing::info!(tag.id = %tag.id, "tag updated");

@@ -17,9 +17,9 @@ use super::{
     credentials::{API_TOKEN_PREFIX, new_token},
     role::Role,
 };
+use crate::app::AppState;
 use crate::{
     http::{
-        AppState,
         error::{ApiError, ApiResult},
         extract::{ApiJson, ApiQuery, PathId},
         pagination::{KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey, SortValues},

@@ -18,10 +18,8 @@ use super::{
     credentials::{API_TOKEN_PREFIX, SESSION_PREFIX, hash_token},
     role::Role,
 };
-use crate::http::{
-    AppState,
-    error::{ApiError, ApiResult},
-};
+use crate::app::AppState;
+use crate::http::error::{ApiError, ApiResult};
 
 /// How the caller authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,8 +18,8 @@ use super::{
     credentials::{SESSION_PREFIX, new_token},
     users::{User, UserRow},
 };
+use crate::app::AppState;
 use crate::http::{
-    AppState,
     error::{ApiError, ApiResult, Problem},
     extract::ApiJson,
 };

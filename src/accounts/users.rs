@@ -17,9 +17,9 @@ use super::{
     passwords::Passwords,
     role::Role,
 };
+use crate::app::AppState;
 use crate::{
     http::{
-        AppState,
         error::{ApiError, ApiResult, ConstraintErrors, on_constraint},
         extract::{ApiJson, ApiQuery, PathId},
         middleware::check_if_match,

@@ -15,10 +15,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{ArticleData, store, workflow};
+use crate::app::AppState;
 use crate::{
     accounts::{auth::Auth, role::Role},
     http::{
-        AppState,
         error::{ApiError, ApiResult},
         extract::{ApiQuery, IdOrSlug, path_param},
         pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues},

@@ -42,10 +42,10 @@ use super::{
     model::{ArticleStatus, Embeds, RefInput, Seo},
     set_body, store, take_body,
 };
+use crate::app::AppState;
 use crate::{
     accounts::{auth::Auth, role::Role},
     http::{
-        AppState,
         error::{ApiError, ApiResult, FieldError},
         extract::ApiQuery,
     },

@@ -22,6 +22,7 @@ use super::{
     model::{Article, ArticleStatus},
     present, require_edit, require_publish, store,
 };
+use crate::app::AppState;
 use crate::{
     accounts::{
         auth::{Auth, Principal},
@@ -29,7 +30,6 @@ use crate::{
         role::Role,
     },
     http::{
-        AppState,
         error::{ApiError, ApiResult, FieldError},
         extract::{IdOrSlug, parse_json, path_param},
         middleware::etag_of,

@@ -316,6 +316,22 @@ pub fn on_constraint(err: sqlx::Error, map: ConstraintErrors) -> ApiError {
     err.into()
 }
 
+impl From<crate::slug::SlugError> for ApiError {
+    fn from(err: crate::slug::SlugError) -> Self {
+        slug_error(err, &[])
+    }
+}
+
+/// A slugged write's failure: a taken slug is a `409`, other violations go through `map`.
+pub fn slug_error(err: crate::slug::SlugError, map: ConstraintErrors) -> ApiError {
+    match err {
+        crate::slug::SlugError::Taken(slug) => {
+            ApiError::Conflict(format!("slug '{slug}' is taken"))
+        }
+        crate::slug::SlugError::Database(err) => on_constraint(err, map),
+    }
+}
+
 /// Constraint names and the client error each one means.
 pub type ConstraintErrors = &'static [(&'static str, fn() -> ApiError)];
 

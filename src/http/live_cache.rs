@@ -36,12 +36,10 @@ use quick_cache::{Weighter, sync::Cache};
 use sqlx::{PgPool, postgres::PgListener};
 use tokio::sync::watch;
 
+use super::route_policy::{Policy, RoutePolicies};
+
 /// The channel the triggers of migration 0005 notify.
 pub const CHANNEL: &str = "galley_live";
-
-/// Paths whose anonymous answers are the same for every reader and change only with the
-/// tables the triggers watch.
-const PUBLIC_READS: [&str; 4] = ["/v1/articles", "/v1/authors", "/v1/tags", "/v1/images/"];
 
 /// A response bigger than this share of the budget is served but not kept.
 const MAX_ENTRY_SHARE: usize = 8;
@@ -162,28 +160,27 @@ async fn listen(inner: &Inner, db: &PgPool) -> sqlx::Result<()> {
     outcome
 }
 
-fn is_public_read(request: &Request) -> bool {
-    request.method() == Method::GET
-        && !request.headers().contains_key(header::AUTHORIZATION)
-        && PUBLIC_READS
-            .iter()
-            .any(|prefix| request.uri().path().starts_with(prefix))
-}
+/// What the cache layer needs: the cache, and which routes are public reads or private writes.
+pub type Layered = (LiveCache, Arc<RoutePolicies>);
 
-/// Writes that cannot change what the public reads.
-fn is_private_write(request: &Request) -> bool {
-    request.uri().path().starts_with("/v1/auth/")
+fn is_public_read(request: &Request, policies: &RoutePolicies) -> bool {
+    !request.headers().contains_key(header::AUTHORIZATION)
+        && policies.applies(Policy::PublicRead, request)
 }
 
 /// Serves kept anonymous reads; keeps new ones; forgets them all after a successful write.
 /// Sits outside compression (entries are stored compressed) and inside CORS and request ids
 /// (those differ per request).
-pub async fn layer(State(cache): State<LiveCache>, request: Request, next: Next) -> Response {
+pub async fn layer(
+    State((cache, policies)): State<Layered>,
+    request: Request,
+    next: Next,
+) -> Response {
     let Some(inner) = cache.active() else {
-        return pass_through(&cache, request, next).await;
+        return pass_through(&cache, &policies, request, next).await;
     };
-    if !is_public_read(&request) {
-        return pass_through(&cache, request, next).await;
+    if !is_public_read(&request, &policies) {
+        return pass_through(&cache, &policies, request, next).await;
     }
     let Some(target) = request
         .uri()
@@ -298,11 +295,16 @@ impl Drop for FlightGuard<'_> {
     }
 }
 
-async fn pass_through(cache: &LiveCache, request: Request, next: Next) -> Response {
+async fn pass_through(
+    cache: &LiveCache,
+    policies: &RoutePolicies,
+    request: Request,
+    next: Next,
+) -> Response {
     let write = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
-    ) && !is_private_write(&request);
+    ) && !policies.applies(Policy::PrivateWrite, &request);
     let response = next.run(request).await;
     if write && (response.status().is_success() || response.status().is_redirection()) {
         cache.invalidate();

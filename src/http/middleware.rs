@@ -13,6 +13,7 @@ use axum::{
 use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, PROBLEM_JSON, problem_response, status_problem};
+use super::route_policy::{Policy, RoutePolicies};
 use crate::config::Config;
 
 /// Rewrites any error response that is not already a problem document (axum's 405, a body-limit
@@ -202,29 +203,18 @@ pub fn check_if_match(
     }
 }
 
-/// Endpoints whose request body streams in from the client for as long as the client's
-/// connection needs: they get `upload_timeout` instead of `request_timeout`.
-const UPLOAD_ENDPOINTS: [(Method, &str); 3] = [
-    (Method::POST, "/v1/images"),
-    (Method::POST, "/v1/import"),
-    (Method::GET, "/v1/export"),
-];
-
 /// Marks a streamed response that must not be buffered to compute an ETag (an export).
 #[derive(Debug, Clone, Copy)]
 pub struct Streamed;
 
-/// Answers `503` with a problem when a request runs longer than its timeout.
-pub async fn timeout(State(config): State<Arc<Config>>, request: Request, next: Next) -> Response {
-    let is_upload = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .is_some_and(|path| {
-            UPLOAD_ENDPOINTS
-                .iter()
-                .any(|(method, p)| method == request.method() && *p == path.as_str())
-        });
-    let limit = if is_upload {
+/// Answers `503` with a problem when a request runs longer than its timeout: `upload_timeout`
+/// for streaming routes, `request_timeout` for the others.
+pub async fn timeout(
+    State((config, policies)): State<(Arc<Config>, Arc<RoutePolicies>)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = if policies.applies(Policy::Streaming, &request) {
         config.upload_timeout
     } else {
         config.request_timeout

@@ -9,60 +9,13 @@ use axum::{body::Bytes, http::HeaderValue};
 use base64::Engine;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use utoipa::OpenApi;
-use utoipa_axum::router::OpenApiRouter;
 
 use crate::html::escape;
 
 mod refine;
 
-use super::{
-    AppState,
-    error::{FieldError, Problem},
-    pagination::ListMeta,
-};
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Galley",
-        description = "Headless CMS for publications. Errors are RFC 9457 problem documents \
-                       (application/problem+json). Lists are {\"data\": [...], \"meta\": {...}}.",
-        license(name = "MIT", identifier = "MIT"),
-    ),
-    components(schemas(
-        Problem,
-        FieldError,
-        ListMeta,
-        crate::articles::View,
-        crate::articles::workflow::Action,
-        crate::articles::model::ArticleStatus,
-    )),
-    tags(
-        (name = "operations", description = "Health, readiness and this document"),
-        (name = "auth", description = "Sign in and out, the current user"),
-        (name = "users", description = "User administration (admin)"),
-        (name = "tokens", description = "API tokens for scripts and frontends"),
-        (name = "authors", description = "Bylines"),
-        (name = "tags", description = "Topics such as Olympics or Music"),
-        (name = "images", description = "The image library and media files"),
-        (name = "articles", description = "Articles: working copies, live copies, publishing"),
-        (name = "revisions", description = "Every change to an article, numbered, with its snapshot"),
-        (name = "import", description = "NDJSON import and export of articles"),
-    )
-)]
-struct ApiDoc;
-
-/// Every route of the API, each registered together with its OpenAPI operation.
-pub fn api_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(super::ops::router())
-        .merge(crate::accounts::router())
-        .merge(crate::authors::router())
-        .merge(crate::tags::router())
-        .merge(crate::images::router())
-        .merge(crate::articles::router())
-}
+pub use super::error::{FieldError, Problem};
+pub use super::pagination::ListMeta;
 
 /// The Content-Security-Policy of every API response: JSON is never a document to render.
 pub const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
@@ -76,8 +29,10 @@ pub struct ApiDocs {
 }
 
 impl ApiDocs {
-    pub fn build(doc: utoipa::openapi::OpenApi) -> Self {
-        let mut value = serde_json::to_value(&doc).unwrap_or_else(|_| json!({}));
+    /// Fails only if the document cannot be serialised: a bug to report at start, never an
+    /// empty document served.
+    pub fn build(doc: utoipa::openapi::OpenApi) -> serde_json::Result<Self> {
+        let mut value = serde_json::to_value(&doc)?;
         complete(&mut value);
         let html = super::openapi::render_html(&value);
         let style_hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE));
@@ -85,11 +40,11 @@ impl ApiDocs {
             "default-src 'none'; style-src 'sha256-{style_hash}'; frame-ancestors 'none'"
         ))
         .unwrap_or_else(|_| HeaderValue::from_static(API_CSP));
-        Self {
-            json: Bytes::from(serde_json::to_vec_pretty(&value).unwrap_or_default()),
+        Ok(Self {
+            json: Bytes::from(serde_json::to_vec_pretty(&value)?),
             html: Bytes::from(html),
             html_csp,
-        }
+        })
     }
 }
 

@@ -8,10 +8,8 @@ use axum::{
 };
 use uuid::Uuid;
 
-use crate::http::{
-    AppState,
-    error::{ApiError, ApiResult},
-};
+use crate::app::AppState;
+use crate::http::error::{ApiError, ApiResult};
 
 /// A media file (original or variant). Public; never changes once written.
 #[utoipa::path(get, path = "/media/images/{id}/{file}", tag = "images",

@@ -290,11 +290,10 @@ async fn the_bootstrap_admin_is_created_once_and_only_on_an_empty_database(pool:
             password: "bootstrap password".into(),
         });
     });
-    let config = app.state.config.clone();
-    galley::accounts::bootstrap_admin(&app.state, &config)
+    galley::accounts::bootstrap_admin(&app.state)
         .await
         .expect("bootstrap");
-    galley::accounts::bootstrap_admin(&app.state, &config)
+    galley::accounts::bootstrap_admin(&app.state)
         .await
         .expect("idempotent");
     let count: i64 = sqlx::query_scalar("select count(*) from users")
@@ -316,8 +315,7 @@ async fn the_bootstrap_admin_is_not_created_when_users_exist(pool: PgPool) {
         });
     });
     app.create_user("existing@example.com", Role::Admin).await;
-    let config = app.state.config.clone();
-    galley::accounts::bootstrap_admin(&app.state, &config)
+    galley::accounts::bootstrap_admin(&app.state)
         .await
         .expect("bootstrap");
     app.login("first@example.com", "bootstrap password")

@@ -9,13 +9,13 @@ use axum::{
     extract::ConnectInfo,
     http::{HeaderMap, Method, Request, StatusCode, header},
 };
+use galley::app::AppState;
 use galley::{
     accounts::{
         role::Role,
         users::{NewUser, insert_user},
     },
     config::Config,
-    http::{AppState, app},
 };
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -46,7 +46,7 @@ impl TestApp {
         let state = AppState::new(pool.clone(), config).expect("app state");
         state.live_cache.spawn_listener(pool.clone());
         Self {
-            router: app(state.clone()),
+            router: galley::app::app(state.clone()).expect("the app assembles"),
             pool,
             state,
             media_dir,

@@ -8,6 +8,7 @@ use axum::{
     http::{Method, StatusCode, header},
 };
 use galley::accounts::role::Role;
+use galley::app::{AppState, with_middleware};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -241,10 +242,7 @@ async fn concurrent_misses_for_one_page_ask_the_database_once(pool: PgPool) {
     };
 
     use axum::{Router, routing::get};
-    use galley::{
-        config::Config,
-        http::{AppState, with_middleware},
-    };
+    use galley::config::Config;
 
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
@@ -271,7 +269,13 @@ async fn concurrent_misses_for_one_page_ask_the_database_once(pool: PgPool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(state.live_cache.is_active());
-    let app = with_middleware(routes, state);
+    // The probe route is a public read, as the resources' own list routes are.
+    let policies = galley::http::route_policy::RoutePolicies::default().with(
+        "/v1/tags/slow-page",
+        Method::GET,
+        galley::http::route_policy::Policy::PublicRead,
+    );
+    let app = with_middleware(routes, state, policies);
     let readers = (0..8).map(|_| {
         let app = &app;
         async move {

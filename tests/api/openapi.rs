@@ -7,13 +7,13 @@
 
 use std::collections::BTreeSet;
 
-use galley::http::openapi::{ApiDocs, api_router};
+use galley::app::router;
 use serde_json::Value;
 
 const SNAPSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json");
 
 fn document() -> (Vec<u8>, Value) {
-    let docs = ApiDocs::build(api_router().into_openapi());
+    let docs = router::document().expect("the document serialises");
     let value = serde_json::from_slice(&docs.json).expect("the document is JSON");
     (docs.json.to_vec(), value)
 }

@@ -8,11 +8,9 @@ use axum::{
     http::{Method, Request, StatusCode, header},
     routing::get,
 };
-use galley::{
-    config::Config,
-    db,
-    http::{AppState, with_middleware},
-};
+use galley::app::{AppState, with_middleware};
+use galley::http::route_policy::RoutePolicies;
+use galley::{config::Config, db};
 use sqlx::PgPool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -417,7 +415,11 @@ fn probe_app(pool: PgPool, configure: impl FnOnce(&mut Config)) -> Router {
                 "done"
             }),
         );
-    with_middleware(routes, AppState::new(pool, config).expect("app state"))
+    with_middleware(
+        routes,
+        AppState::new(pool, config).expect("app state"),
+        RoutePolicies::default(),
+    )
 }
 
 async fn probe(router: &Router, path: &str) -> TestResponse {

@@ -12,7 +12,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::{AppState, error::ApiError, openapi::ApiDocs};
+use super::AppState;
+use crate::http::{error::ApiError, openapi::ApiDocs};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -39,7 +40,7 @@ pub async fn get_health() -> Json<Status> {
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "Ready to serve", body = Status),
-        (status = 503, description = "Database unreachable or not migrated", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable or not migrated", body = crate::http::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_readiness(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
     crate::db::check_ready(&state.db)
