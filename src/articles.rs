@@ -341,8 +341,16 @@ pub async fn create_article(
     }
     if let Some(banner) = input.banner {
         data.banner_image_id = Some(banner.image_id);
-        data.banner_caption = v.optional_text("banner.caption", banner.caption, 2000);
-        data.banner_credit = v.optional_text("banner.credit", banner.credit, 500);
+        data.banner_caption = v.optional_text(
+            "banner.caption",
+            banner.caption,
+            crate::images::CAPTION_MAX_CHARS,
+        );
+        data.banner_credit = v.optional_text(
+            "banner.credit",
+            banner.credit,
+            crate::images::CREDIT_MAX_CHARS,
+        );
     }
 
     let mut tx = state.db.begin().await?;
@@ -559,8 +567,16 @@ pub async fn update_article(
     match input.banner {
         Patch::Value(banner) => {
             data.banner_image_id = Some(banner.image_id);
-            data.banner_caption = v.optional_text("banner.caption", banner.caption, 2000);
-            data.banner_credit = v.optional_text("banner.credit", banner.credit, 500);
+            data.banner_caption = v.optional_text(
+                "banner.caption",
+                banner.caption,
+                crate::images::CAPTION_MAX_CHARS,
+            );
+            data.banner_credit = v.optional_text(
+                "banner.credit",
+                banner.credit,
+                crate::images::CREDIT_MAX_CHARS,
+            );
         }
         Patch::Null => {
             data.banner_image_id = None;

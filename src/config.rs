@@ -34,7 +34,7 @@ impl std::fmt::Debug for BootstrapAdmin {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub db_max_connections: u32,
     pub bind: SocketAddr,
     pub public_read: bool,
@@ -65,6 +65,46 @@ pub struct Config {
     pub login_failure_window: Duration,
     pub bootstrap_admin: Option<BootstrapAdmin>,
     pub media: MediaConfig,
+}
+
+/// `DATABASE_URL`, whose password `Debug` never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(pub String);
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for DatabaseUrl {
+    fn from(url: String) -> Self {
+        Self(url)
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // scheme://user:password@host/… → scheme://user:<redacted>@host/…
+        let url = &self.0;
+        let authority = url.find("://").map_or(0, |i| i + 3);
+        let userinfo_end = url[authority..]
+            .find('/')
+            .map_or(url.len(), |i| authority + i);
+        match url[authority..userinfo_end].rfind('@') {
+            Some(at) => {
+                let userinfo = &url[authority..authority + at];
+                let user = userinfo.split(':').next().unwrap_or_default();
+                let rest = &url[authority + at..];
+                if userinfo.contains(':') {
+                    write!(f, "\"{}{user}:<redacted>{rest}\"", &url[..authority])
+                } else {
+                    write!(f, "{url:?}")
+                }
+            }
+            None => write!(f, "{url:?}"),
+        }
+    }
 }
 
 /// Where image files go and how uploads are bounded.
@@ -133,33 +173,13 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
 
-        let bootstrap_admin = match (
-            get("GALLEY_BOOTSTRAP_ADMIN_EMAIL"),
-            get("GALLEY_BOOTSTRAP_ADMIN_PASSWORD"),
-        ) {
-            (None, None) => None,
-            (Some(email), Some(password)) => Some(BootstrapAdmin {
-                email,
-                password,
-                name: get("GALLEY_BOOTSTRAP_ADMIN_NAME").unwrap_or_else(|| "Admin".into()),
-            }),
-            (Some(_), None) => {
-                return Err(err(
-                    "GALLEY_BOOTSTRAP_ADMIN_PASSWORD",
-                    "must be set together with GALLEY_BOOTSTRAP_ADMIN_EMAIL",
-                ));
-            }
-            (None, Some(_)) => {
-                return Err(err(
-                    "GALLEY_BOOTSTRAP_ADMIN_EMAIL",
-                    "must be set together with GALLEY_BOOTSTRAP_ADMIN_PASSWORD",
-                ));
-            }
-        };
+        let bootstrap_admin = bootstrap_admin(&get)?;
 
         Ok(Self {
-            database_url: get("DATABASE_URL")
-                .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/galley".into()),
+            database_url: DatabaseUrl(
+                get("DATABASE_URL")
+                    .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/galley".into()),
+            ),
             db_max_connections: parse_num(&get, "GALLEY_DB_MAX_CONNECTIONS", 10, 1, 1000)?,
             bind: parse(
                 &get,
@@ -169,16 +189,7 @@ impl Config {
             )?,
             public_read: parse_bool(&get, "GALLEY_PUBLIC_READ", true)?,
             cors_origins: parse_origins(get("GALLEY_CORS_ORIGINS"))?,
-            log_format: match get("GALLEY_LOG_FORMAT").as_deref() {
-                None | Some("text") => LogFormat::Text,
-                Some("json") => LogFormat::Json,
-                Some(other) => {
-                    return Err(err(
-                        "GALLEY_LOG_FORMAT",
-                        format!("'{other}' is not one of: text, json"),
-                    ));
-                }
-            },
+            log_format: log_format(&get)?,
             body_limit_bytes: parse_num(
                 &get,
                 "GALLEY_BODY_LIMIT_BYTES",
@@ -186,27 +197,9 @@ impl Config {
                 1024,
                 1024 * 1024 * 1024,
             )?,
-            request_timeout: Duration::from_secs(parse_num(
-                &get,
-                "GALLEY_REQUEST_TIMEOUT_SECS",
-                30,
-                1,
-                3600,
-            )?),
-            upload_timeout: Duration::from_secs(parse_num(
-                &get,
-                "GALLEY_UPLOAD_TIMEOUT_SECS",
-                600,
-                1,
-                86_400,
-            )?),
-            idempotency_ttl: Duration::from_secs(parse_num(
-                &get,
-                "GALLEY_IDEMPOTENCY_TTL_SECS",
-                86_400,
-                60,
-                30 * 86_400,
-            )?),
+            request_timeout: secs(&get, "GALLEY_REQUEST_TIMEOUT_SECS", 30, 1, 3600)?,
+            upload_timeout: secs(&get, "GALLEY_UPLOAD_TIMEOUT_SECS", 600, 1, 86_400)?,
+            idempotency_ttl: secs(&get, "GALLEY_IDEMPOTENCY_TTL_SECS", 86_400, 60, 30 * 86_400)?,
             cache_max_age_secs: parse_num(&get, "GALLEY_CACHE_MAX_AGE_SECS", 60, 0, 31_536_000)?,
             cache_stale_while_revalidate_secs: parse_num(
                 &get,
@@ -218,21 +211,9 @@ impl Config {
             live_cache_bytes: parse_num::<usize>(&get, "GALLEY_LIVE_CACHE_MB", 24, 0, 65_536)?
                 * 1024
                 * 1024,
-            live_cache_ttl: Duration::from_secs(parse_num(
-                &get,
-                "GALLEY_LIVE_CACHE_TTL_SECS",
-                60,
-                1,
-                86_400,
-            )?),
+            live_cache_ttl: secs(&get, "GALLEY_LIVE_CACHE_TTL_SECS", 60, 1, 86_400)?,
             revisions_keep: parse_num(&get, "GALLEY_REVISIONS_KEEP", 0, 0, 1_000_000)?,
-            preview_ttl: Duration::from_secs(parse_num(
-                &get,
-                "GALLEY_PREVIEW_TTL_SECS",
-                3600,
-                10,
-                30 * 86_400,
-            )?),
+            preview_ttl: secs(&get, "GALLEY_PREVIEW_TTL_SECS", 3600, 10, 30 * 86_400)?,
             scheduler_interval: Duration::from_millis(parse_num(
                 &get,
                 "GALLEY_SCHEDULER_INTERVAL_MS",
@@ -258,57 +239,114 @@ impl Config {
                 1,
                 100_000,
             )?,
-            login_failure_window: Duration::from_secs(parse_num::<u64>(
-                &get,
-                "GALLEY_LOGIN_FAILURE_WINDOW_SECS",
-                900,
-                1,
-                86_400,
-            )?),
+            login_failure_window: secs(&get, "GALLEY_LOGIN_FAILURE_WINDOW_SECS", 900, 1, 86_400)?,
             bootstrap_admin,
-            media: MediaConfig {
-                dir: get("GALLEY_MEDIA_DIR")
-                    .unwrap_or_else(|| "./data/media".into())
-                    .into(),
-                base_url: parse_base_url(get("GALLEY_MEDIA_BASE_URL"))?,
-                max_upload_bytes: parse_num(
-                    &get,
-                    "GALLEY_IMAGE_MAX_BYTES",
-                    20 * 1024 * 1024,
-                    1024,
-                    1024 * 1024 * 1024,
-                )?,
-                max_pixels: parse_num(&get, "GALLEY_IMAGE_MAX_PIXELS", 40_000_000, 1, 400_000_000)?,
-                quota_images: parse_num(&get, "GALLEY_UPLOAD_QUOTA_IMAGES", 0, 0, u64::MAX)?,
-                quota_bytes: parse_num(&get, "GALLEY_UPLOAD_QUOTA_BYTES", 0, 0, u64::MAX)?,
-                workers: parse_num(
-                    &get,
-                    "GALLEY_IMAGE_WORKERS",
-                    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
-                    1,
-                    256,
-                )?,
-                s3: match get("GALLEY_S3_BUCKET") {
-                    None => None,
-                    Some(bucket) => Some(S3Config {
-                        bucket,
-                        endpoint: match get("GALLEY_S3_ENDPOINT") {
-                            Some(e) if !(e.starts_with("https://") || e.starts_with("http://")) => {
-                                return Err(err(
-                                    "GALLEY_S3_ENDPOINT",
-                                    format!("'{e}' is not an http(s) URL"),
-                                ));
-                            }
-                            other => other,
-                        },
-                        region: get("GALLEY_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
-                        access_key_id: get("GALLEY_S3_ACCESS_KEY_ID"),
-                        secret_access_key: get("GALLEY_S3_SECRET_ACCESS_KEY"),
-                    }),
-                },
-            },
+            media: media(&get)?,
         })
     }
+}
+
+/// `GALLEY_BOOTSTRAP_ADMIN_*`: both email and password, or neither.
+fn bootstrap_admin(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<BootstrapAdmin>, ConfigError> {
+    Ok(
+        match (
+            get("GALLEY_BOOTSTRAP_ADMIN_EMAIL"),
+            get("GALLEY_BOOTSTRAP_ADMIN_PASSWORD"),
+        ) {
+            (None, None) => None,
+            (Some(email), Some(password)) => Some(BootstrapAdmin {
+                email,
+                password,
+                name: get("GALLEY_BOOTSTRAP_ADMIN_NAME").unwrap_or_else(|| "Admin".into()),
+            }),
+            (Some(_), None) => {
+                return Err(err(
+                    "GALLEY_BOOTSTRAP_ADMIN_PASSWORD",
+                    "must be set together with GALLEY_BOOTSTRAP_ADMIN_EMAIL",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(err(
+                    "GALLEY_BOOTSTRAP_ADMIN_EMAIL",
+                    "must be set together with GALLEY_BOOTSTRAP_ADMIN_PASSWORD",
+                ));
+            }
+        },
+    )
+}
+
+fn log_format(get: &impl Fn(&str) -> Option<String>) -> Result<LogFormat, ConfigError> {
+    match get("GALLEY_LOG_FORMAT").as_deref() {
+        None | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(other) => Err(err(
+            "GALLEY_LOG_FORMAT",
+            format!("'{other}' is not one of: text, json"),
+        )),
+    }
+}
+
+/// Where image files go and how uploads are bounded.
+fn media(get: &impl Fn(&str) -> Option<String>) -> Result<MediaConfig, ConfigError> {
+    Ok(MediaConfig {
+        dir: get("GALLEY_MEDIA_DIR")
+            .unwrap_or_else(|| "./data/media".into())
+            .into(),
+        base_url: parse_base_url(get("GALLEY_MEDIA_BASE_URL"))?,
+        max_upload_bytes: parse_num(
+            &get,
+            "GALLEY_IMAGE_MAX_BYTES",
+            20 * 1024 * 1024,
+            1024,
+            1024 * 1024 * 1024,
+        )?,
+        max_pixels: parse_num(&get, "GALLEY_IMAGE_MAX_PIXELS", 40_000_000, 1, 400_000_000)?,
+        quota_images: parse_num(&get, "GALLEY_UPLOAD_QUOTA_IMAGES", 0, 0, u64::MAX)?,
+        quota_bytes: parse_num(&get, "GALLEY_UPLOAD_QUOTA_BYTES", 0, 0, u64::MAX)?,
+        workers: parse_num(
+            &get,
+            "GALLEY_IMAGE_WORKERS",
+            std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            1,
+            256,
+        )?,
+        s3: s3(get)?,
+    })
+}
+
+/// `GALLEY_S3_*`, when `GALLEY_S3_BUCKET` is set.
+fn s3(get: &impl Fn(&str) -> Option<String>) -> Result<Option<S3Config>, ConfigError> {
+    let Some(bucket) = get("GALLEY_S3_BUCKET") else {
+        return Ok(None);
+    };
+    let endpoint = match get("GALLEY_S3_ENDPOINT") {
+        Some(e) if !(e.starts_with("https://") || e.starts_with("http://")) => {
+            return Err(err(
+                "GALLEY_S3_ENDPOINT",
+                format!("'{e}' is not an http(s) URL"),
+            ));
+        }
+        other => other,
+    };
+    Ok(Some(S3Config {
+        bucket,
+        endpoint,
+        region: get("GALLEY_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+        access_key_id: get("GALLEY_S3_ACCESS_KEY_ID"),
+        secret_access_key: get("GALLEY_S3_SECRET_ACCESS_KEY"),
+    }))
+}
+
+fn secs(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<Duration, ConfigError> {
+    parse_num(get, name, default, min, max).map(Duration::from_secs)
 }
 
 fn err(name: &'static str, message: impl Into<String>) -> ConfigError {
@@ -441,7 +479,7 @@ mod tests {
         assert!(config.public_read);
         assert_eq!(config.session_ttl, Duration::from_secs(7 * 24 * 3600));
         assert_eq!(
-            config.database_url,
+            config.database_url.as_str(),
             "postgres://postgres@127.0.0.1:5432/galley"
         );
     }
@@ -486,6 +524,15 @@ mod tests {
         let documented = names(include_str!("../.env.example"));
         let read = names(include_str!("config.rs"));
         assert_eq!(documented, read);
+    }
+
+    #[test]
+    fn debug_output_redacts_the_database_password() {
+        let config =
+            with(&[("DATABASE_URL", "postgres://galley:s3cret@db:5432/galley")]).expect("valid");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("postgres://galley:<redacted>@db:5432/galley"));
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
 }
 
 async fn try_connect(config: &Config) -> anyhow::Result<PgPool> {
-    let url = &config.database_url;
+    let url = config.database_url.as_str();
     if !Postgres::database_exists(url)
         .await
         .context("checking whether the database exists (DATABASE_URL)")?

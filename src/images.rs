@@ -75,6 +75,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     document_sort_keys(router, "/v1/images", SORT_KEYS)
 }
 
+/// The longest texts that go with an image, in characters, wherever they are given: on the
+/// image itself, on a body's image block, on an article's banner.
+pub const ALT_MAX_CHARS: usize = 1000;
+pub const CAPTION_MAX_CHARS: usize = 2000;
+pub const CREDIT_MAX_CHARS: usize = 500;
+
 /// Media storage plus the limits of image processing, shared by all handlers.
 #[derive(Clone)]
 pub struct Media {
@@ -436,9 +442,9 @@ pub async fn upload_image(
     let media = &state.media;
     let upload = upload::receive(request, media.max_upload_bytes).await?;
     let mut v = Validator::new();
-    let alt = v.optional_text("alt", upload.alt.clone(), 1000);
-    let caption = v.optional_text("caption", upload.caption.clone(), 2000);
-    let credit = v.optional_text("credit", upload.credit.clone(), 500);
+    let alt = v.optional_text("alt", upload.alt.clone(), ALT_MAX_CHARS);
+    let caption = v.optional_text("caption", upload.caption.clone(), CAPTION_MAX_CHARS);
+    let credit = v.optional_text("credit", upload.credit.clone(), CREDIT_MAX_CHARS);
     if upload.size == 0 {
         v.error("file", "is empty");
     }
@@ -634,13 +640,13 @@ pub async fn update_image(
     let mut v = Validator::new();
     let alt = body
         .alt
-        .map_nullable(|t| v.optional_text("alt", Some(t), 1000));
+        .map_nullable(|t| v.optional_text("alt", Some(t), ALT_MAX_CHARS));
     let caption = body
         .caption
-        .map_nullable(|t| v.optional_text("caption", Some(t), 2000));
+        .map_nullable(|t| v.optional_text("caption", Some(t), CAPTION_MAX_CHARS));
     let credit = body
         .credit
-        .map_nullable(|t| v.optional_text("credit", Some(t), 500));
+        .map_nullable(|t| v.optional_text("credit", Some(t), CREDIT_MAX_CHARS));
     if let Patch::Value(point) = &body.focal_point {
         for (axis, value) in [("x", point.x), ("y", point.y)] {
             if !(0.0..=1.0).contains(&value) {

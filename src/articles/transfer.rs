@@ -995,8 +995,16 @@ impl<'a> Importer<'a> {
                 }
                 None => {}
             }
-            data.banner_caption = v.optional_text("banner.caption", banner.caption, 2000);
-            data.banner_credit = v.optional_text("banner.credit", banner.credit, 500);
+            data.banner_caption = v.optional_text(
+                "banner.caption",
+                banner.caption,
+                crate::images::CAPTION_MAX_CHARS,
+            );
+            data.banner_credit = v.optional_text(
+                "banner.credit",
+                banner.credit,
+                crate::images::CREDIT_MAX_CHARS,
+            );
         }
         data.featured = line.featured.unwrap_or(false);
         // Parsed here, not by serde, so that a bad status is one field error among the line's

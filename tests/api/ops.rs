@@ -70,7 +70,7 @@ async fn a_database_migrated_by_a_newer_galley_is_refused(pool: PgPool) {
 async fn start_up_creates_a_missing_database(pool: PgPool) {
     let name = format!("galley_create_{}", uuid::Uuid::now_v7().simple());
     let mut config = Config::defaults();
-    config.database_url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    config.database_url = format!("postgres://postgres@127.0.0.1:5432/{name}").into();
     let created = db::connect(&config)
         .await
         .expect("connect creates the database");
