@@ -246,7 +246,7 @@ impl Config {
     }
 }
 
-/// `GALLEY_BOOTSTRAP_ADMIN_*`: both email and password, or neither.
+/// The first admin: email and password both given, or neither.
 fn bootstrap_admin(
     get: &impl Fn(&str) -> Option<String>,
 ) -> Result<Option<BootstrapAdmin>, ConfigError> {
