@@ -1,0 +1,187 @@
+//! Turning a request into an article: new drafts, text fields, the body (blocks or
+//! Markdown), validated.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::model::{ArticleData, ArticleStatus};
+use crate::{
+    http::{
+        error::{ApiResult, FieldError},
+        patch::Patch,
+    },
+    validate::Validator,
+};
+
+use super::*;
+
+/// A new draft with nothing in it yet.
+pub(super) fn new_article(created_by: Option<Uuid>, now: DateTime<Utc>) -> ArticleData {
+    ArticleData {
+        id: Uuid::now_v7(),
+        slug: String::new(),
+        status: ArticleStatus::Draft,
+        title: String::new(),
+        subtitle: None,
+        excerpt: None,
+        derived_excerpt: None,
+        body: Vec::new(),
+        banner_image_id: None,
+        banner_caption: None,
+        banner_credit: None,
+        featured: false,
+        language: "en".into(),
+        seo: model::Seo::default(),
+        external_id: None,
+        word_count: 0,
+        reading_time_minutes: 0,
+        created_by,
+        published_at: None,
+        scheduled_at: None,
+        version: 1,
+        live_version: None,
+        created_at: now,
+        updated_at: now,
+        author_ids: Vec::new(),
+        tag_ids: Vec::new(),
+    }
+}
+
+pub(super) fn valid_language(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or_default();
+    (2..=3).contains(&primary.len())
+        && primary.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && tag.len() <= 35
+}
+
+/// The plain fields create and update share; `None`/`Missing` leaves a field as it is.
+pub(super) struct TextFields {
+    pub(super) title: Option<String>,
+    pub(super) subtitle: Patch<String>,
+    pub(super) excerpt: Patch<String>,
+    pub(super) language: Option<String>,
+    pub(super) seo: Patch<model::Seo>,
+    pub(super) external_id: Patch<String>,
+}
+
+impl TextFields {
+    /// The fields of a new article (a create, an import line): what is absent stays unset.
+    pub(super) fn of_new(
+        title: String,
+        subtitle: Option<String>,
+        excerpt: Option<String>,
+        language: Option<String>,
+        seo: Option<model::Seo>,
+        external_id: Option<String>,
+    ) -> Self {
+        let given = |value: Option<String>| value.map_or(Patch::Missing, Patch::Value);
+        Self {
+            title: Some(title),
+            subtitle: given(subtitle),
+            excerpt: given(excerpt),
+            language,
+            seo: seo.map_or(Patch::Missing, Patch::Value),
+            external_id: given(external_id),
+        }
+    }
+}
+
+/// Validates `fields` and applies them onto `data`.
+pub(super) fn apply_text_fields(v: &mut Validator, data: &mut ArticleData, fields: TextFields) {
+    let TextFields {
+        title,
+        subtitle,
+        excerpt,
+        language,
+        seo,
+        external_id,
+    } = fields;
+    if let Some(title) = title {
+        data.title = v.text("title", &title, 300);
+    }
+    data.subtitle = subtitle
+        .map_nullable(|s| v.optional_text("subtitle", Some(s), 500))
+        .apply(data.subtitle.take());
+    data.excerpt = excerpt
+        .map_nullable(|s| v.optional_text("excerpt", Some(s), 1000))
+        .apply(data.excerpt.take());
+    if let Some(language) = language {
+        let language = language.trim().to_owned();
+        if !valid_language(&language) {
+            v.error(
+                "language",
+                "must be a BCP 47 language tag such as en or zh-Hans",
+            );
+        }
+        data.language = language;
+    }
+    if let Patch::Value(seo) = &seo {
+        let seo = model::Seo {
+            title: v.optional_text("seo.title", seo.title.clone(), 300),
+            description: v.optional_text("seo.description", seo.description.clone(), 1000),
+            canonical_url: seo
+                .canonical_url
+                .clone()
+                .filter(|u| !u.trim().is_empty())
+                .map(|u| v.web_url("seo.canonical_url", &u)),
+        };
+        data.seo = seo;
+    } else if seo == Patch::Null {
+        data.seo = model::Seo::default();
+    }
+    data.external_id = external_id
+        .map_nullable(|id| {
+            let id = id.trim().to_owned();
+            if id.is_empty() || id.chars().count() > 200 || id.chars().any(char::is_control) {
+                v.error("external_id", "must be 1-200 printable characters");
+            }
+            Some(id)
+        })
+        .apply(data.external_id.take());
+}
+
+/// The body from `body` or `body_markdown` (not both), validated.
+pub(super) fn take_body(
+    v: &mut Validator,
+    body: Option<Vec<body::Block>>,
+    markdown: Option<String>,
+) -> Option<Vec<body::Block>> {
+    let blocks = match (body, markdown) {
+        (Some(_), Some(_)) => {
+            v.error(
+                "body_markdown",
+                "give either body or body_markdown, not both",
+            );
+            return None;
+        }
+        (Some(blocks), None) => blocks,
+        (None, Some(markdown)) => match body::from_markdown(&markdown) {
+            Ok(blocks) => blocks,
+            Err(message) => {
+                v.error("body_markdown", message);
+                return None;
+            }
+        },
+        (None, None) => return None,
+    };
+    body::validate(&blocks, v);
+    Some(blocks)
+}
+
+pub(super) fn set_body(data: &mut ArticleData, blocks: Vec<body::Block>) {
+    let metrics = body::metrics(&blocks);
+    data.word_count = metrics.word_count;
+    data.reading_time_minutes = metrics.reading_time_minutes;
+    data.derived_excerpt = metrics.excerpt;
+    data.body = blocks;
+}
+
+pub(super) fn fail_with(v: Validator, errors: Vec<FieldError>) -> ApiResult<()> {
+    let mut v = v;
+    for e in errors {
+        v.error(e.field, e.message);
+    }
+    v.finish()
+}
