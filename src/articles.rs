@@ -41,7 +41,10 @@ use crate::{
 pub use self::handlers::{GetArticleQuery, View};
 use self::{
     handlers::present,
-    input::{TextFields, apply_text_fields, fail_with, new_article, set_body, take_body},
+    input::{
+        TextFields, apply_text_fields, apply_update, fail_with, new_article, set_banner, set_body,
+        take_body,
+    },
     listing::LIVE_SEARCH_SORT_KEYS,
     policy::{require_edit, require_publish},
 };

@@ -68,17 +68,7 @@ pub async fn create_article(
         set_body(&mut data, blocks);
     }
     if let Some(banner) = input.banner {
-        data.banner_image_id = Some(banner.image_id);
-        data.banner_caption = v.optional_text(
-            "banner.caption",
-            banner.caption,
-            crate::images::CAPTION_MAX_CHARS,
-        );
-        data.banner_credit = v.optional_text(
-            "banner.credit",
-            banner.credit,
-            crate::images::CREDIT_MAX_CHARS,
-        );
+        set_banner(&mut v, &mut data, banner);
     }
 
     let mut tx = state.db.begin().await?;
@@ -244,77 +234,9 @@ pub async fn update_article(
     let before = data.clone();
 
     let mut v = Validator::new();
-    for (field, null) in [
-        ("title", input.title == Patch::Null),
-        ("slug", input.slug == Patch::Null),
-        ("featured", input.featured == Patch::Null),
-        ("language", input.language == Patch::Null),
-    ] {
-        if null {
-            v.error(field, "must not be null");
-        }
-    }
-    let title = match input.title {
-        Patch::Value(t) => Some(t),
-        _ => None,
-    };
-    let language = match input.language {
-        Patch::Value(l) => Some(l),
-        _ => None,
-    };
-    apply_text_fields(
-        &mut v,
-        &mut data,
-        TextFields {
-            title,
-            subtitle: input.subtitle,
-            excerpt: input.excerpt,
-            language,
-            seo: input.seo,
-            external_id: input.external_id,
-        },
-    );
-    if let Patch::Value(slug) = &input.slug {
-        data.slug = v.slug("slug", slug);
-    }
-    if let Patch::Value(featured) = input.featured {
-        data.featured = featured;
-    }
-    let body = match input.body {
-        Patch::Value(blocks) => Some(blocks),
-        Patch::Null => Some(Vec::new()),
-        Patch::Missing => None,
-    };
-    let markdown = match input.body_markdown {
-        Patch::Value(m) => Some(m),
-        _ => None,
-    };
-    if let Some(blocks) = take_body(&mut v, body, markdown) {
-        set_body(&mut data, blocks);
-    }
-    match input.banner {
-        Patch::Value(banner) => {
-            data.banner_image_id = Some(banner.image_id);
-            data.banner_caption = v.optional_text(
-                "banner.caption",
-                banner.caption,
-                crate::images::CAPTION_MAX_CHARS,
-            );
-            data.banner_credit = v.optional_text(
-                "banner.credit",
-                banner.credit,
-                crate::images::CREDIT_MAX_CHARS,
-            );
-        }
-        Patch::Null => {
-            data.banner_image_id = None;
-            data.banner_caption = None;
-            data.banner_credit = None;
-        }
-        Patch::Missing => {}
-    }
+    let (authors, tags) = apply_update(&mut v, &mut data, input);
     let mut errors = Vec::new();
-    match input.authors {
+    match authors {
         Patch::Value(refs) => {
             data.author_ids =
                 store::resolve_refs(&mut tx, RefKind::Authors, &refs, &mut errors, None).await?
@@ -322,7 +244,7 @@ pub async fn update_article(
         Patch::Null => data.author_ids.clear(),
         Patch::Missing => {}
     }
-    match input.tags {
+    match tags {
         Patch::Value(refs) => {
             data.tag_ids =
                 store::resolve_refs(&mut tx, RefKind::Tags, &refs, &mut errors, None).await?

@@ -4,7 +4,10 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::model::{ArticleData, ArticleStatus};
+use super::{
+    body,
+    model::{ArticleData, ArticleStatus, BannerInput, RefInput, Seo, UpdateArticle},
+};
 use crate::{
     http::{
         error::{ApiResult, FieldError},
@@ -12,8 +15,6 @@ use crate::{
     },
     validate::Validator,
 };
-
-use super::*;
 
 /// A new draft with nothing in it yet.
 pub(super) fn new_article(created_by: Option<Uuid>, now: DateTime<Utc>) -> ArticleData {
@@ -31,7 +32,7 @@ pub(super) fn new_article(created_by: Option<Uuid>, now: DateTime<Utc>) -> Artic
         banner_credit: None,
         featured: false,
         language: "en".into(),
-        seo: model::Seo::default(),
+        seo: Seo::default(),
         external_id: None,
         word_count: 0,
         reading_time_minutes: 0,
@@ -62,7 +63,7 @@ pub(super) struct TextFields {
     pub(super) subtitle: Patch<String>,
     pub(super) excerpt: Patch<String>,
     pub(super) language: Option<String>,
-    pub(super) seo: Patch<model::Seo>,
+    pub(super) seo: Patch<Seo>,
     pub(super) external_id: Patch<String>,
 }
 
@@ -73,7 +74,7 @@ impl TextFields {
         subtitle: Option<String>,
         excerpt: Option<String>,
         language: Option<String>,
-        seo: Option<model::Seo>,
+        seo: Option<Seo>,
         external_id: Option<String>,
     ) -> Self {
         let given = |value: Option<String>| value.map_or(Patch::Missing, Patch::Value);
@@ -118,7 +119,7 @@ pub(super) fn apply_text_fields(v: &mut Validator, data: &mut ArticleData, field
         data.language = language;
     }
     if let Patch::Value(seo) = &seo {
-        let seo = model::Seo {
+        let seo = Seo {
             title: v.optional_text("seo.title", seo.title.clone(), 300),
             description: v.optional_text("seo.description", seo.description.clone(), 1000),
             canonical_url: seo
@@ -129,7 +130,7 @@ pub(super) fn apply_text_fields(v: &mut Validator, data: &mut ArticleData, field
         };
         data.seo = seo;
     } else if seo == Patch::Null {
-        data.seo = model::Seo::default();
+        data.seo = Seo::default();
     }
     data.external_id = external_id
         .map_nullable(|id| {
@@ -184,4 +185,86 @@ pub(super) fn fail_with(v: Validator, errors: Vec<FieldError>) -> ApiResult<()> 
         v.error(e.field, e.message);
     }
     v.finish()
+}
+
+/// Applies a `PATCH` onto the working copy, validating as it goes. Authors and tags need the
+/// database, so they are handed back for the caller to resolve.
+pub(super) fn apply_update(
+    v: &mut Validator,
+    data: &mut ArticleData,
+    input: UpdateArticle,
+) -> (Patch<Vec<RefInput>>, Patch<Vec<RefInput>>) {
+    for (field, null) in [
+        ("title", input.title == Patch::Null),
+        ("slug", input.slug == Patch::Null),
+        ("featured", input.featured == Patch::Null),
+        ("language", input.language == Patch::Null),
+    ] {
+        if null {
+            v.error(field, "must not be null");
+        }
+    }
+    let title = match input.title {
+        Patch::Value(t) => Some(t),
+        _ => None,
+    };
+    let language = match input.language {
+        Patch::Value(l) => Some(l),
+        _ => None,
+    };
+    apply_text_fields(
+        v,
+        data,
+        TextFields {
+            title,
+            subtitle: input.subtitle,
+            excerpt: input.excerpt,
+            language,
+            seo: input.seo,
+            external_id: input.external_id,
+        },
+    );
+    if let Patch::Value(slug) = &input.slug {
+        data.slug = v.slug("slug", slug);
+    }
+    if let Patch::Value(featured) = input.featured {
+        data.featured = featured;
+    }
+    let body = match input.body {
+        Patch::Value(blocks) => Some(blocks),
+        Patch::Null => Some(Vec::new()),
+        Patch::Missing => None,
+    };
+    let markdown = match input.body_markdown {
+        Patch::Value(m) => Some(m),
+        _ => None,
+    };
+    if let Some(blocks) = take_body(v, body, markdown) {
+        set_body(data, blocks);
+    }
+    match input.banner {
+        Patch::Value(banner) => set_banner(v, data, banner),
+        Patch::Null => {
+            data.banner_image_id = None;
+            data.banner_caption = None;
+            data.banner_credit = None;
+        }
+        Patch::Missing => {}
+    }
+    (input.authors, input.tags)
+}
+
+/// The banner image with the caption and credit that override the image's own.
+pub(super) fn set_banner(v: &mut Validator, data: &mut ArticleData, banner: BannerInput) {
+    data.banner_image_id = Some(banner.image_id);
+    data.banner_caption = v.optional_text(
+        "banner.caption",
+        banner.caption,
+        crate::images::CAPTION_MAX_CHARS,
+    );
+    data.banner_credit = v.optional_text(
+        "banner.credit",
+        banner.credit,
+        crate::images::CREDIT_MAX_CHARS,
+    );
 }

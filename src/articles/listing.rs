@@ -12,7 +12,12 @@ use sqlx::{Postgres, QueryBuilder};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::model::{Article, ArticleData, ArticleStatus, render};
+use super::{
+    View,
+    handlers::raw_json,
+    model::{Article, ArticleData, ArticleStatus, render},
+    search, store,
+};
 use crate::app::AppState;
 use crate::{
     accounts::{auth::ReadAccess, role::Role},
@@ -22,9 +27,6 @@ use crate::{
         pagination::{KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey, SortValues},
     },
 };
-
-use super::handlers::raw_json;
-use super::*;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -469,84 +471,113 @@ pub async fn list_articles(
         }
     };
     let view = query.view.unwrap_or(View::Live);
-    let statuses = split_list(&query.status)
-        .map(|list| {
-            list.iter()
-                .map(|s| parse_status(s))
-                .collect::<ApiResult<Vec<_>>>()
-        })
-        .transpose()?;
-    if view == View::Live && statuses.is_some() {
-        return Err(ApiError::bad_request(
-            "status filters working copies: add view=working",
-        ));
-    }
-    let search = match query.q.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(q) if q.chars().count() > 200 => {
-            return Err(ApiError::bad_request("q must be at most 200 characters"));
+    let filters = Filters::from_query(&query, view)?;
+    match view {
+        View::Live => list_live(&state, &query, filters, include_body).await,
+        View::Working => {
+            let principal =
+                principal.ok_or(ApiError::Unauthorized("sign in to see working copies"))?;
+            principal.require(Role::Contributor)?;
+            list_working(&state, &query, filters, include_body).await
         }
-        Some(q) => Some(
-            search::query_expression(q)
-                .ok_or_else(|| ApiError::bad_request("q has no searchable words"))?,
-        ),
-    };
-    let filters = Filters {
-        statuses,
-        tags: split_list(&query.tag),
-        author: query.author.clone().filter(|a| !a.is_empty()),
-        featured: query.featured,
-        language: query.language.clone().filter(|l| !l.is_empty()),
-        published_after: query.published_after,
-        published_before: query.published_before,
-        updated_after: query.updated_after,
-        search,
-        tag_ids: None,
-        author_ids: None,
-    };
-    let searching = filters.search.is_some();
-
-    if view == View::Live {
-        let mut filters = filters;
-        let maintained_total = filters.resolve_live(&state.db).await?;
-        let (keys, default_sort) = if searching {
-            (LIVE_SEARCH_SORT_KEYS, "-rank")
-        } else {
-            (LIVE_SORT_KEYS, "-published_at")
-        };
-        let sort = Sort::parse(query.sort.as_deref(), keys, default_sort, &LIVE_ID)?;
-        let page = PageRequest::new(query.limit, query.cursor.as_deref(), query.page, sort)?;
-        let column = if include_body {
-            "l.document"
-        } else {
-            "l.summary"
-        };
-        let mut select: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-            "select l.article_id, l.published_at, l.updated_at, l.created_at, l.title, l.rank, \
-             l.matches, {column} as json"
-        ));
-        filters.push_source(&mut select, view);
-        page.push_sql(&mut select);
-        // Filtered pages are planned for their values (a rare tag or word reads an index, a
-        // common one the newest rows); the unfiltered home page keeps its prepared plan.
-        let rows: Vec<LiveRow> = select
-            .build_query_as()
-            .persistent(!filters.any())
-            .fetch_all(&state.db)
-            .await?;
-        let page_matches = rows.first().and_then(|row| row.matches);
-        let total = live_total(&state, &filters, maintained_total, page_matches).await?;
-        // The items are stored JSON: splice them into the envelope instead of parsing them.
-        let list = page.finish(rows, total, |row| row.json);
-        let meta = serde_json::to_string(&list.meta).map_err(|e| ApiError::Internal(e.into()))?;
-        return Ok(raw_json(format!(
-            "{{\"data\":[{}],\"meta\":{meta}}}",
-            list.data.join(",")
-        )));
     }
+}
 
-    let principal = principal.ok_or(ApiError::Unauthorized("sign in to see working copies"))?;
-    principal.require(Role::Contributor)?;
+impl Filters {
+    /// The filters of the query, validated for `view`.
+    fn from_query(query: &ListArticlesQuery, view: View) -> ApiResult<Self> {
+        let statuses = split_list(&query.status)
+            .map(|list| {
+                list.iter()
+                    .map(|s| parse_status(s))
+                    .collect::<ApiResult<Vec<_>>>()
+            })
+            .transpose()?;
+        if view == View::Live && statuses.is_some() {
+            return Err(ApiError::bad_request(
+                "status filters working copies: add view=working",
+            ));
+        }
+        let search = match query.q.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(q) if q.chars().count() > 200 => {
+                return Err(ApiError::bad_request("q must be at most 200 characters"));
+            }
+            Some(q) => Some(
+                search::query_expression(q)
+                    .ok_or_else(|| ApiError::bad_request("q has no searchable words"))?,
+            ),
+        };
+        Ok(Self {
+            statuses,
+            tags: split_list(&query.tag),
+            author: query.author.clone().filter(|a| !a.is_empty()),
+            featured: query.featured,
+            language: query.language.clone().filter(|l| !l.is_empty()),
+            published_after: query.published_after,
+            published_before: query.published_before,
+            updated_after: query.updated_after,
+            search,
+            tag_ids: None,
+            author_ids: None,
+        })
+    }
+}
+
+/// A page of live copies: their stored JSON spliced into the envelope, never parsed.
+async fn list_live(
+    state: &AppState,
+    query: &ListArticlesQuery,
+    mut filters: Filters,
+    include_body: bool,
+) -> ApiResult<Response> {
+    let maintained_total = filters.resolve_live(&state.db).await?;
+    let (keys, default_sort) = if filters.search.is_some() {
+        (LIVE_SEARCH_SORT_KEYS, "-rank")
+    } else {
+        (LIVE_SORT_KEYS, "-published_at")
+    };
+    let sort = Sort::parse(query.sort.as_deref(), keys, default_sort, &LIVE_ID)?;
+    let page = PageRequest::new(query.limit, query.cursor.as_deref(), query.page, sort)?;
+    // Dynamic SQL: the stored column to read (with or without the body), then the filters'
+    // clauses, each value bound.
+    let column = if include_body {
+        "l.document"
+    } else {
+        "l.summary"
+    };
+    let mut select: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "select l.article_id, l.published_at, l.updated_at, l.created_at, l.title, l.rank, \
+         l.matches, {column} as json"
+    ));
+    filters.push_source(&mut select, View::Live);
+    page.push_sql(&mut select);
+    // Filtered pages are planned for their values (a rare tag or word reads an index, a
+    // common one the newest rows); the unfiltered home page keeps its prepared plan.
+    let rows: Vec<LiveRow> = select
+        .build_query_as()
+        .persistent(!filters.any())
+        .fetch_all(&state.db)
+        .await?;
+    let page_matches = rows.first().and_then(|row| row.matches);
+    let total = live_total(state, &filters, maintained_total, page_matches).await?;
+    let list = page.finish(rows, total, |row| row.json);
+    let meta = serde_json::to_string(&list.meta).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(raw_json(format!(
+        "{{\"data\":[{}],\"meta\":{meta}}}",
+        list.data.join(",")
+    )))
+}
+
+/// A page of working copies, rendered with their embeds: one statement for the page and its
+/// total, one for authors and tags, one for images.
+async fn list_working(
+    state: &AppState,
+    query: &ListArticlesQuery,
+    filters: Filters,
+    include_body: bool,
+) -> ApiResult<Response> {
+    let searching = filters.search.is_some();
     let (keys, default_sort) = if searching {
         (WORKING_SEARCH_SORT_KEYS, "-rank")
     } else {
@@ -554,17 +585,16 @@ pub async fn list_articles(
     };
     let sort = Sort::parse(query.sort.as_deref(), keys, default_sort, &WORKING_ID)?;
     let page = PageRequest::new(query.limit, query.cursor.as_deref(), query.page, sort)?;
-    // One statement for the page and its total, one for authors and tags, one for images.
     let mut select: QueryBuilder<Postgres> =
         QueryBuilder::new(format!("select {}, a.rank, ", store::COLUMNS));
     if searching {
         select.push("a.matches as total");
     } else {
         select.push("(select count(*)");
-        filters.push_source(&mut select, view);
+        filters.push_source(&mut select, View::Working);
         select.push(") as total");
     }
-    filters.push_source(&mut select, view);
+    filters.push_source(&mut select, View::Working);
     page.push_sql(&mut select);
     let rows: Vec<WorkingRow> = select
         .build_query_as()
@@ -573,7 +603,7 @@ pub async fn list_articles(
         .await?;
     let total = match rows.first() {
         Some(row) => row.total,
-        None => filters.count(&state.db, view).await?,
+        None => filters.count(&state.db, View::Working).await?,
     };
     let copies: Vec<Ranked> = rows
         .into_iter()
