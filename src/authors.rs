@@ -11,7 +11,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::types::Json as DbJson;
+use sqlx::{PgConnection, types::Json as DbJson};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -47,6 +47,49 @@ pub fn router() -> OpenApiRouter<AppState> {
             routes!(get_author, update_author, delete_author),
         ));
     document_sort_keys(router, "/v1/authors", SORT_KEYS)
+}
+
+/// The longest author name, in characters.
+pub const NAME_MAX_CHARS: usize = 200;
+
+/// The id of the author with this id or slug, for an article that refers to it.
+pub async fn id_of(
+    tx: &mut PgConnection,
+    id: Option<Uuid>,
+    slug: Option<&str>,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("select id from authors where id = $1 or slug = $2")
+        .bind(id)
+        .bind(slug)
+        .fetch_optional(tx)
+        .await
+}
+
+/// The id of the author with `slug`, if there is one.
+pub async fn id_by_slug(tx: &mut PgConnection, slug: &str) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("select id from authors where slug = $1")
+        .bind(slug)
+        .fetch_optional(tx)
+        .await
+}
+
+/// The id of the author with `slug`, created with `name` when there is none: an article or an
+/// import line may name a author that does not exist yet. A concurrent creator of the same slug
+/// wins, and its row is the one returned.
+pub async fn find_or_create(
+    tx: &mut PgConnection,
+    slug: &str,
+    name: &str,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query(
+        "insert into authors (id, slug, name) values ($1, $2, $3) on conflict (slug) do nothing",
+    )
+    .bind(Uuid::now_v7())
+    .bind(slug)
+    .bind(name)
+    .execute(&mut *tx)
+    .await?;
+    id_by_slug(tx, slug).await
 }
 
 /// An author (byline).
@@ -293,7 +336,7 @@ pub async fn create_author(
     principal.require(Role::Editor)?;
     let mut v = Validator::new();
     let fields = AuthorFields {
-        name: v.text("name", &body.name, 200),
+        name: v.text("name", &body.name, NAME_MAX_CHARS),
         bio: v.optional_text("bio", body.bio, 5000),
         website: body
             .website
@@ -383,7 +426,7 @@ pub async fn update_author(
     let mut v = Validator::new();
     v.not_null("name", &body.name);
     v.not_null("slug", &body.slug);
-    let name = body.name.map(|n| v.text("name", &n, 200));
+    let name = body.name.map(|n| v.text("name", &n, NAME_MAX_CHARS));
     let new_slug = body.slug.map(|s| v.slug("slug", &s));
     let bio = body
         .bio

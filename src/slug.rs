@@ -82,6 +82,11 @@ impl SlugTable {
         }
     }
 
+    /// The slug of `name` for a row of this table (before uniqueness).
+    pub fn slugify(self, name: &str) -> String {
+        slugify(name, self.fallback())
+    }
+
     /// The slug of a row whose name has nothing sluggable in it.
     fn fallback(self) -> &'static str {
         match self {

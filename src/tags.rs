@@ -9,6 +9,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
@@ -40,6 +41,49 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(once(with(PublicRead, routes!(list_tags, create_tag))))
         .routes(with(PublicRead, routes!(get_tag, update_tag, delete_tag)));
     document_sort_keys(router, "/v1/tags", SORT_KEYS)
+}
+
+/// The longest tag name, in characters.
+pub const NAME_MAX_CHARS: usize = 100;
+
+/// The id of the tag with this id or slug, for an article that refers to it.
+pub async fn id_of(
+    tx: &mut PgConnection,
+    id: Option<Uuid>,
+    slug: Option<&str>,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("select id from tags where id = $1 or slug = $2")
+        .bind(id)
+        .bind(slug)
+        .fetch_optional(tx)
+        .await
+}
+
+/// The id of the tag with `slug`, if there is one.
+pub async fn id_by_slug(tx: &mut PgConnection, slug: &str) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("select id from tags where slug = $1")
+        .bind(slug)
+        .fetch_optional(tx)
+        .await
+}
+
+/// The id of the tag with `slug`, created with `name` when there is none: an article or an
+/// import line may name a tag that does not exist yet. A concurrent creator of the same slug
+/// wins, and its row is the one returned.
+pub async fn find_or_create(
+    tx: &mut PgConnection,
+    slug: &str,
+    name: &str,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query(
+        "insert into tags (id, slug, name) values ($1, $2, $3) on conflict (slug) do nothing",
+    )
+    .bind(Uuid::now_v7())
+    .bind(slug)
+    .bind(name)
+    .execute(&mut *tx)
+    .await?;
+    id_by_slug(tx, slug).await
 }
 
 /// A tag.
@@ -180,7 +224,7 @@ pub async fn create_tag(
 ) -> ApiResult<impl IntoResponse> {
     principal.require(Role::Editor)?;
     let mut v = Validator::new();
-    let name = v.text("name", &body.name, 100);
+    let name = v.text("name", &body.name, NAME_MAX_CHARS);
     let description = v.optional_text("description", body.description, 5000);
     let explicit_slug = body.slug.map(|s| v.slug("slug", &s));
     v.finish()?;
@@ -239,7 +283,7 @@ pub async fn update_tag(
     let mut v = Validator::new();
     v.not_null("name", &body.name);
     v.not_null("slug", &body.slug);
-    let name = body.name.map(|n| v.text("name", &n, 100));
+    let name = body.name.map(|n| v.text("name", &n, NAME_MAX_CHARS));
     let new_slug = body.slug.map(|s| v.slug("slug", &s));
     let description = body
         .description

@@ -220,13 +220,7 @@ pub type RefCache = std::collections::HashMap<(RefKind, String), Uuid>;
 fn wanted_slug(kind: RefKind, new: &NewRef) -> String {
     match &new.slug {
         Some(s) => s.clone(),
-        None => slug::slugify(
-            new.name.trim(),
-            match kind {
-                RefKind::Authors => "author",
-                RefKind::Tags => "tag",
-            },
-        ),
+        None => kind.table().slugify(new.name.trim()),
     }
 }
 
@@ -246,8 +240,70 @@ pub enum RefKind {
     Tags,
 }
 
+impl RefKind {
+    fn field(self) -> &'static str {
+        match self {
+            Self::Authors => "authors",
+            Self::Tags => "tags",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Authors => "author",
+            Self::Tags => "tag",
+        }
+    }
+
+    fn table(self) -> slug::SlugTable {
+        match self {
+            Self::Authors => slug::SlugTable::Authors,
+            Self::Tags => slug::SlugTable::Tags,
+        }
+    }
+
+    fn name_max_chars(self) -> usize {
+        match self {
+            Self::Authors => crate::authors::NAME_MAX_CHARS,
+            Self::Tags => crate::tags::NAME_MAX_CHARS,
+        }
+    }
+
+    async fn id_of(
+        self,
+        tx: &mut PgConnection,
+        id: Option<Uuid>,
+        slug: Option<&str>,
+    ) -> sqlx::Result<Option<Uuid>> {
+        match self {
+            Self::Authors => crate::authors::id_of(tx, id, slug).await,
+            Self::Tags => crate::tags::id_of(tx, id, slug).await,
+        }
+    }
+
+    async fn id_by_slug(self, tx: &mut PgConnection, slug: &str) -> sqlx::Result<Option<Uuid>> {
+        match self {
+            Self::Authors => crate::authors::id_by_slug(tx, slug).await,
+            Self::Tags => crate::tags::id_by_slug(tx, slug).await,
+        }
+    }
+
+    async fn find_or_create(
+        self,
+        tx: &mut PgConnection,
+        slug: &str,
+        name: &str,
+    ) -> sqlx::Result<Option<Uuid>> {
+        match self {
+            Self::Authors => crate::authors::find_or_create(tx, slug, name).await,
+            Self::Tags => crate::tags::find_or_create(tx, slug, name).await,
+        }
+    }
+}
+
 /// Resolves `authors`/`tags` entries to ids, creating `{"name": …}` entries that match no
-/// slug. Unknown ids or slugs are field errors (`authors[1]`).
+/// slug (through the authors and tags modules, which own those tables). Unknown ids or slugs
+/// are field errors (`authors[1]`).
 pub async fn resolve_refs(
     tx: &mut PgConnection,
     kind: RefKind,
@@ -255,102 +311,13 @@ pub async fn resolve_refs(
     errors: &mut Vec<FieldError>,
     mut cache: Option<&mut RefCache>,
 ) -> ApiResult<Vec<Uuid>> {
-    let (field, table) = match kind {
-        RefKind::Authors => ("authors", "authors"),
-        RefKind::Tags => ("tags", "tags"),
-    };
     let mut ids = Vec::with_capacity(refs.len());
     for (i, entry) in refs.iter().enumerate() {
-        let path = format!("{field}[{i}]");
-        let found: Option<Uuid> = match entry {
-            RefInput::Key(key) => {
-                let (id, slug) = match Uuid::parse_str(key) {
-                    Ok(id) => (Some(id), None),
-                    Err(_) => (None, Some(key.as_str())),
-                };
-                let found = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                    "select id from {table} where id = $1 or slug = $2"
-                )))
-                .bind(id)
-                .bind(slug)
-                .fetch_optional(&mut *tx)
-                .await?;
-                if found.is_none() {
-                    errors.push(FieldError::new(
-                        &path,
-                        format!("no {} with this id or slug", &field[..field.len() - 1]),
-                    ));
-                }
-                found
-            }
+        let path = format!("{}[{i}]", kind.field());
+        let found = match entry {
+            RefInput::Key(key) => resolve_key(tx, kind, key, &path, errors).await?,
             RefInput::New(new) => {
-                let name = new.name.trim();
-                let max = if matches!(kind, RefKind::Tags) {
-                    100
-                } else {
-                    200
-                };
-                if name.is_empty() || name.chars().count() > max {
-                    errors.push(FieldError::new(
-                        format!("{path}.name"),
-                        format!("must be 1-{max} characters"),
-                    ));
-                    None
-                } else {
-                    if new
-                        .slug
-                        .as_deref()
-                        .is_some_and(|s| slug::validate(s).is_err())
-                    {
-                        errors.push(FieldError::new(
-                            format!("{path}.slug"),
-                            "must be lowercase a-z0-9 words joined by hyphens",
-                        ));
-                        continue;
-                    }
-                    let wanted = wanted_slug(kind, new);
-                    let cached = cache
-                        .as_deref()
-                        .and_then(|c| c.get(&(kind, wanted.clone())).copied());
-                    let existing: Option<Uuid> = match cached {
-                        Some(id) => Some(id),
-                        None => {
-                            let found = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                                "select id from {table} where slug = $1"
-                            )))
-                            .bind(&wanted)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                            // Only rows found, never rows this line creates: its savepoint
-                            // may still roll back.
-                            if let (Some(id), Some(c)) = (found, cache.as_deref_mut()) {
-                                c.insert((kind, wanted.clone()), id);
-                            }
-                            found
-                        }
-                    };
-                    match existing {
-                        Some(id) => Some(id),
-                        None => {
-                            let id = Uuid::now_v7();
-                            sqlx::query(sqlx::AssertSqlSafe(format!(
-                                "insert into {table} (id, slug, name) values ($1, $2, $3) \
-                                 on conflict (slug) do nothing"
-                            )))
-                            .bind(id)
-                            .bind(&wanted)
-                            .bind(name)
-                            .execute(&mut *tx)
-                            .await?;
-                            sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                                "select id from {table} where slug = $1"
-                            )))
-                            .bind(&wanted)
-                            .fetch_optional(&mut *tx)
-                            .await?
-                        }
-                    }
-                }
+                resolve_new(tx, kind, new, &path, errors, cache.as_deref_mut()).await?
             }
         };
         if let Some(id) = found {
@@ -362,6 +329,65 @@ pub async fn resolve_refs(
         }
     }
     Ok(ids)
+}
+
+/// An existing author or tag, by id or slug.
+async fn resolve_key(
+    tx: &mut PgConnection,
+    kind: RefKind,
+    key: &str,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> sqlx::Result<Option<Uuid>> {
+    let (id, slug) = match Uuid::parse_str(key) {
+        Ok(id) => (Some(id), None),
+        Err(_) => (None, Some(key)),
+    };
+    let found = kind.id_of(tx, id, slug).await?;
+    if found.is_none() {
+        errors.push(FieldError::new(
+            path,
+            format!("no {} with this id or slug", kind.noun()),
+        ));
+    }
+    Ok(found)
+}
+
+/// An author or tag by name: the one with its slug, or a new one.
+async fn resolve_new(
+    tx: &mut PgConnection,
+    kind: RefKind,
+    new: &NewRef,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+    cache: Option<&mut RefCache>,
+) -> sqlx::Result<Option<Uuid>> {
+    let name = new.name.trim();
+    let max = kind.name_max_chars();
+    if name.is_empty() || name.chars().count() > max {
+        errors.push(FieldError::new(
+            format!("{path}.name"),
+            format!("must be 1-{max} characters"),
+        ));
+        return Ok(None);
+    }
+    if let Some(Err(message)) = new.slug.as_deref().map(slug::validate) {
+        errors.push(FieldError::new(format!("{path}.slug"), message));
+        return Ok(None);
+    }
+    let wanted = wanted_slug(kind, new);
+    let key = (kind, wanted);
+    if let Some(id) = cache.as_deref().and_then(|c| c.get(&key)) {
+        return Ok(Some(*id));
+    }
+    if let Some(id) = kind.id_by_slug(tx, &key.1).await? {
+        // Only rows found, never rows this line creates: its savepoint may still roll back.
+        if let Some(cache) = cache {
+            cache.insert(key, id);
+        }
+        return Ok(Some(id));
+    }
+    kind.find_or_create(tx, &key.1, name).await
 }
 
 /// Field errors for authors and tags the copy names that no longer exist (a restored revision).
@@ -449,7 +475,7 @@ pub async fn insert(
     let mut attempts = 0;
     loop {
         if pool_free.is_none() {
-            let base = slug::slugify(&title, "article");
+            let base = slug::SlugTable::Articles.slugify(&title);
             data.slug = slug::first_free(&mut *tx, slug::SlugTable::Articles, &base).await?;
         }
         sqlx::query("savepoint article_insert")
@@ -499,7 +525,7 @@ pub async fn insert_many(
             if *explicit {
                 copy.slug.clone()
             } else {
-                slug::slugify(&copy.title, "article")
+                slug::SlugTable::Articles.slugify(&copy.title)
             }
         })
         .collect();

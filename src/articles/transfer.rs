@@ -981,7 +981,7 @@ impl<'a> Importer<'a> {
         let explicit_slug = line.slug.is_some();
         data.slug = match &line.slug {
             Some(s) => v.slug("slug", s),
-            None => slug::slugify(&data.title, "article"),
+            None => slug::SlugTable::Articles.slugify(&data.title),
         };
         if let Some(blocks) = take_body(&mut v, line.body, line.body_markdown) {
             set_body(&mut data, blocks);
@@ -1099,7 +1099,7 @@ impl Known {
 fn line_keys(line: &ArticleLine) -> Vec<Key> {
     let slug = Key::Slug(match &line.slug {
         Some(slug) => slug.clone(),
-        None => slug::slugify(line.title.trim(), "article"),
+        None => slug::SlugTable::Articles.slugify(line.title.trim()),
     });
     match line_key(line) {
         key if key == slug => vec![key],
@@ -1112,7 +1112,7 @@ fn line_key(line: &ArticleLine) -> Key {
     match (line.external_id.as_deref().map(str::trim), &line.slug) {
         (Some(id), _) => Key::ExternalId(id.to_owned()),
         (None, Some(slug)) => Key::Slug(slug.clone()),
-        (None, None) => Key::Slug(slug::slugify(line.title.trim(), "article")),
+        (None, None) => Key::Slug(slug::SlugTable::Articles.slugify(line.title.trim())),
     }
 }
 
