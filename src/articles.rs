@@ -22,6 +22,10 @@ pub mod store;
 pub mod transfer;
 pub mod workflow;
 
+/// The live copies, as other domains reach them: when an author, tag or image changes, the live
+/// copies that embed it are rendered again through here.
+pub use self::store::live;
+
 use chrono::{DateTime, Utc};
 use utoipa_axum::{router::OpenApiRouter, routes};
 

@@ -22,7 +22,7 @@ use crate::{
         auth::{Auth, ReadAccess},
         role::Role,
     },
-    articles::store::Embedded,
+    articles::live::Embedded,
     http::{
         error::{ApiError, ApiResult, ConstraintErrors, Problem, on_constraint, slug_error},
         extract::{ApiJson, ApiQuery, IdOrSlug},
@@ -481,7 +481,7 @@ pub async fn update_author(
             AUTHOR_CONSTRAINTS,
         )
     })?;
-    crate::articles::store::rerender_live(&mut tx, &state.media, Embedded::Author(row.id)).await?;
+    crate::articles::live::rerender_live(&mut tx, &state.media, Embedded::Author(row.id)).await?;
     tx.commit().await?;
     tracing::info!(author.id = %row.id, "author updated");
     Ok(Json(present(&state, row, true).await?))

@@ -682,10 +682,10 @@ pub async fn update_image(
     .bind(focal.map(|p| p.y))
     .fetch_one(&mut *tx)
     .await?;
-    crate::articles::store::rerender_live(
+    crate::articles::live::rerender_live(
         &mut tx,
         &state.media,
-        crate::articles::store::Embedded::Image(id),
+        crate::articles::live::Embedded::Image(id),
     )
     .await?;
     tx.commit().await?;

@@ -20,7 +20,7 @@ use crate::{
         auth::{Auth, ReadAccess},
         role::Role,
     },
-    articles::store::Embedded,
+    articles::live::Embedded,
     http::{
         error::{ApiError, ApiResult, Problem},
         extract::{ApiJson, ApiQuery, IdOrSlug},
@@ -316,7 +316,7 @@ pub async fn update_tag(
     .fetch_one(&mut *tx)
     .await
     .map_err(|err| slug::taken_on_update(err, SlugTable::Tags, &slug_value))?;
-    crate::articles::store::rerender_live(&mut tx, &state.media, Embedded::Tag(tag.id)).await?;
+    crate::articles::live::rerender_live(&mut tx, &state.media, Embedded::Tag(tag.id)).await?;
     tx.commit().await?;
     tracing::info!(tag.id = %tag.id, "tag updated");
     Ok(Json(tag))
@@ -339,7 +339,7 @@ pub async fn delete_tag(
         .await?
         .ok_or(ApiError::NotFound)?;
     check_if_match(&headers, &current)?;
-    crate::articles::store::drop_tag_from_live(&mut tx, &state.media, current.id).await?;
+    crate::articles::live::drop_tag_from_live(&mut tx, &state.media, current.id).await?;
     sqlx::query("delete from tags where id = $1")
         .bind(current.id)
         .execute(&mut *tx)

@@ -40,7 +40,9 @@ use super::{
     body::Block,
     history,
     model::{ArticleStatus, Embeds, RefInput, Seo},
-    set_body, store, take_body,
+    set_body, store,
+    store::Key,
+    take_body,
 };
 use crate::app::AppState;
 use crate::{
@@ -806,10 +808,7 @@ impl<'a> Importer<'a> {
             None => {
                 // An earlier line of the batch may be this article, still waiting to be written.
                 self.flush(tx).await?;
-                match &key {
-                    Key::ExternalId(id) => store::find_by(&mut *tx, "external_id", id).await?,
-                    Key::Slug(slug) => store::find_by(&mut *tx, "slug", slug).await?,
-                }
+                store::find_by(&mut *tx, &key).await?
             }
         };
         if let Some((current, _)) = &existing {
@@ -1064,13 +1063,6 @@ impl<'a> Importer<'a> {
         super::fail_with(v, errors)?;
         Ok((data, explicit_slug))
     }
-}
-
-/// How a line finds its stored article.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    ExternalId(String),
-    Slug(String),
 }
 
 /// A batch's prefetched articles.
