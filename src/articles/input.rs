@@ -7,6 +7,8 @@ use uuid::Uuid;
 use super::{
     body,
     model::{ArticleData, ArticleStatus, BannerInput, RefInput, Seo, UpdateArticle},
+    now,
+    transfer::ArticleLine,
 };
 use crate::{
     http::{
@@ -267,4 +269,102 @@ pub(super) fn set_banner(v: &mut Validator, data: &mut ArticleData, banner: Bann
         banner.credit,
         crate::images::CREDIT_MAX_CHARS,
     );
+}
+
+/// What an import line describes: its working copy, validated like a create, and the authors
+/// and tags it names, which the importer resolves (that needs the database).
+pub(super) struct LineArticle {
+    pub data: ArticleData,
+    /// The line gave its own slug (kept), rather than one derived from the title.
+    pub explicit_slug: bool,
+    pub authors: Vec<RefInput>,
+    pub tags: Vec<RefInput>,
+}
+
+/// The working copy an import line describes. `errors` are the line's earlier field errors
+/// (an unknown image sha256, reported already).
+pub(super) fn from_line(
+    v: &mut Validator,
+    line: ArticleLine,
+    created_by: Option<Uuid>,
+    errors: &[FieldError],
+) -> LineArticle {
+    let mut data = new_article(created_by, now());
+    apply_text_fields(
+        v,
+        &mut data,
+        TextFields::of_new(
+            line.title,
+            line.subtitle,
+            line.excerpt,
+            line.language,
+            line.seo,
+            line.external_id,
+        ),
+    );
+    let explicit_slug = line.slug.is_some();
+    data.slug = match &line.slug {
+        Some(s) => v.slug("slug", s),
+        None => crate::slug::SlugTable::Articles.slugify(&data.title),
+    };
+    if let Some(blocks) = take_body(v, line.body, line.body_markdown) {
+        set_body(&mut data, blocks);
+    }
+    if let Some(banner) = line.banner {
+        match banner.image_id {
+            Some(id) => data.banner_image_id = Some(id),
+            // An unknown sha256 was reported as such, and removed.
+            None if !errors.iter().any(|e| e.field.starts_with("banner.")) => {
+                v.error("banner.image_id", "give image_id or image_sha256")
+            }
+            None => {}
+        }
+        data.banner_caption = v.optional_text(
+            "banner.caption",
+            banner.caption,
+            crate::images::CAPTION_MAX_CHARS,
+        );
+        data.banner_credit = v.optional_text(
+            "banner.credit",
+            banner.credit,
+            crate::images::CREDIT_MAX_CHARS,
+        );
+    }
+    data.featured = line.featured.unwrap_or(false);
+    // Parsed here, not by serde, so that a bad status is one field error among the line's
+    // others rather than the whole line refused.
+    let status = match line.status.as_deref().map(str::parse::<ArticleStatus>) {
+        None => ArticleStatus::Draft,
+        Some(Ok(status)) => status,
+        Some(Err(_)) => {
+            v.error(
+                "status",
+                format!("must be one of {}", ArticleStatus::allowed()),
+            );
+            ArticleStatus::Draft
+        }
+    };
+    data.published_at = line
+        .published_at
+        .map(|at| chrono::SubsecRound::trunc_subsecs(at, 6));
+    data.scheduled_at = line
+        .scheduled_at
+        .map(|at| chrono::SubsecRound::trunc_subsecs(at, 6));
+    match status {
+        ArticleStatus::Scheduled if data.scheduled_at.is_none() => {
+            v.error("scheduled_at", "required for a scheduled article")
+        }
+        ArticleStatus::Scheduled => {}
+        _ if data.scheduled_at.is_some() => {
+            v.error("scheduled_at", "only a scheduled article has scheduled_at")
+        }
+        _ => {}
+    }
+    data.status = status;
+    LineArticle {
+        data,
+        explicit_slug,
+        authors: line.authors.unwrap_or_default(),
+        tags: line.tags.unwrap_or_default(),
+    }
 }
