@@ -160,8 +160,15 @@ impl SortValues for AuthorRow {
     }
 }
 
-const COLUMNS: &str = "a.id, a.slug, a.name, a.bio, a.website, a.social, a.email, \
-                       a.avatar_image_id, a.article_count, a.created_at, a.updated_at";
+/// The columns of a row. A macro so that `concat!` can build static statements.
+macro_rules! columns {
+    () => {
+        "a.id, a.slug, a.name, a.bio, a.website, a.social, a.email, \
+                       a.avatar_image_id, a.article_count, a.created_at, a.updated_at"
+    };
+}
+
+const COLUMNS: &str = columns!();
 
 const AUTHOR_CONSTRAINTS: ConstraintErrors = &[("authors_avatar_image_id_fkey", || {
     ApiError::invalid("avatar_image_id", "no image with this id")
@@ -208,14 +215,21 @@ async fn find(
     for_update: bool,
 ) -> sqlx::Result<Option<AuthorRow>> {
     let (id, slug) = key.binds();
-    let lock = if for_update { " for update" } else { "" };
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from authors a where a.id = $1 or a.slug = $2{lock}"
-    )))
-    .bind(id)
-    .bind(slug)
-    .fetch_optional(db)
-    .await
+    const FIND: &str = concat!(
+        "select ",
+        columns!(),
+        " from authors a where a.id = $1 or a.slug = $2"
+    );
+    const FIND_FOR_UPDATE: &str = concat!(
+        "select ",
+        columns!(),
+        " from authors a where a.id = $1 or a.slug = $2 for update"
+    );
+    sqlx::query_as(if for_update { FIND_FOR_UPDATE } else { FIND })
+        .bind(id)
+        .bind(slug)
+        .fetch_optional(db)
+        .await
 }
 
 /// List authors. Sort keys: `name` (default), `article_count`, `created_at`.
@@ -357,13 +371,15 @@ pub async fn create_author(
         explicit_slug,
         &fields.name,
         |slug| {
-            sqlx::query_as::<_, AuthorRow>(sqlx::AssertSqlSafe(format!(
+            sqlx::query_as::<_, AuthorRow>(concat!(
                 r#"
             insert into authors as a (id, slug, name, bio, website, social, email, avatar_image_id)
             values ($1, $2, $3, $4, $5, $6, $7, $8)
-            returning {COLUMNS}
+            returning "#,
+                columns!(),
+                r#"
             "#
-            )))
+            ))
             .bind(Uuid::now_v7())
             .bind(slug)
             .bind(&fields.name)
@@ -449,15 +465,17 @@ pub async fn update_author(
         Patch::Value(s) => s.clone(),
         _ => current.slug.clone(),
     };
-    let row: AuthorRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let row: AuthorRow = sqlx::query_as(concat!(
         r#"
         update authors as a set
             name = $2, slug = $3, bio = $4, website = $5, social = $6, email = $7,
             avatar_image_id = $8, updated_at = now()
         where a.id = $1
-        returning {COLUMNS}
+        returning "#,
+        columns!(),
+        r#"
         "#
-    )))
+    ))
     .bind(current.id)
     .bind(match name {
         Patch::Value(n) => n,

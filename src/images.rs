@@ -239,9 +239,16 @@ impl SortValues for ImageRow {
     }
 }
 
-const COLUMNS: &str = "i.id, i.sha256, i.mime_type, i.width, i.height, i.bytes, i.storage_key, \
+/// The columns of an image row. A macro so that `concat!` can build static statements.
+macro_rules! columns {
+    () => {
+        "i.id, i.sha256, i.mime_type, i.width, i.height, i.bytes, i.storage_key, \
                        i.alt, i.caption, i.credit, i.focal_x, i.focal_y, i.blurhash, i.variants, \
-                       i.created_by, i.created_at, i.updated_at";
+                       i.created_by, i.created_at, i.updated_at"
+    };
+}
+
+const COLUMNS: &str = columns!();
 
 static SORT_KEYS: &[SortKey] = &[SortKey {
     name: "created_at",
@@ -259,13 +266,16 @@ async fn find(
     id: Uuid,
     for_update: bool,
 ) -> sqlx::Result<Option<ImageRow>> {
-    let lock = if for_update { " for update" } else { "" };
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from images i where i.id = $1{lock}"
-    )))
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    const FIND: &str = concat!("select ", columns!(), " from images i where i.id = $1");
+    const FIND_FOR_UPDATE: &str = concat!(
+        "select ",
+        columns!(),
+        " from images i where i.id = $1 for update"
+    );
+    sqlx::query_as(if for_update { FIND_FOR_UPDATE } else { FIND })
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
 /// The images with these ids, in one query (for embedding in authors and, later, articles).
@@ -277,9 +287,11 @@ pub async fn find_many(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<ImageRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from images i where i.id = any($1)"
-    )))
+    let rows: Vec<ImageRow> = sqlx::query_as(concat!(
+        "select ",
+        columns!(),
+        " from images i where i.id = any($1)"
+    ))
     .bind(ids)
     .fetch_all(db)
     .await?;
@@ -442,9 +454,11 @@ pub async fn upload_image(
     let media = &state.media;
     let upload = upload::receive(request, media.max_upload_bytes).await?;
     let mut v = Validator::new();
-    let alt = v.optional_text("alt", upload.alt.clone(), ALT_MAX_CHARS);
-    let caption = v.optional_text("caption", upload.caption.clone(), CAPTION_MAX_CHARS);
-    let credit = v.optional_text("credit", upload.credit.clone(), CREDIT_MAX_CHARS);
+    let texts = Texts {
+        alt: v.optional_text("alt", upload.alt.clone(), ALT_MAX_CHARS),
+        caption: v.optional_text("caption", upload.caption.clone(), CAPTION_MAX_CHARS),
+        credit: v.optional_text("credit", upload.credit.clone(), CREDIT_MAX_CHARS),
+    };
     if upload.size == 0 {
         v.error("file", "is empty");
     }
@@ -454,78 +468,18 @@ pub async fn upload_image(
         return Ok((StatusCode::OK, Json(existing.into_image(media))).into_response());
     }
     check_quota(&state.db, media, principal.user_id, upload.size).await?;
-
-    let processed = {
-        let _permit = media
-            .permits
-            .acquire()
-            .await
-            .context("image worker semaphore closed")?;
-        let path = upload.file.path().to_owned();
-        let max_pixels = media.max_pixels;
-        tokio::task::spawn_blocking(move || processing::process(&path, max_pixels))
-            .await
-            .context("image processing task")?
-    }
-    .map_err(|err| match err {
-        ImageError::Unsupported => ApiError::UnsupportedMediaType(err.to_string()),
-        ImageError::TooManyPixels { .. } | ImageError::Undecodable(_) | ImageError::Encoding(_) => {
-            ApiError::invalid("file", err.to_string())
-        }
-        ImageError::Io(_) => ApiError::Internal(err.into()),
-    })?;
-    drop(upload.file);
-
-    let id = Uuid::now_v7();
-    let original_key = format!("images/{id}/original.{}", processed.format.extension());
-    let mut stored: Vec<StoredVariant> = Vec::new();
+    let processed = process(media, &upload).await?;
     let mut written: Vec<String> = Vec::new();
-    let result = async {
-        let original = &processed.original;
-        let bytes = original.bytes.clone();
-        put(
-            media,
-            &original_key,
-            bytes,
-            original.mime_type,
-            &mut written,
-        )
-        .await?;
-        for variant in processed.variants {
-            let key = format!("images/{id}/{}.{}", variant.width, variant.extension);
-            stored.push(stored_variant(&variant, &key));
-            put(media, &key, variant.bytes, variant.mime_type, &mut written).await?;
-        }
-        let row: ImageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            r#"
-            insert into images as i (id, sha256, mime_type, width, height, bytes, storage_key,
-                                     alt, caption, credit, blurhash, variants,
-                                     original_filename, created_by)
-            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-            returning {COLUMNS}
-            "#
-        )))
-        .bind(id)
-        .bind(upload.sha256.as_slice())
-        .bind(processed.format.mime_type())
-        .bind(processed.original.width as i32)
-        .bind(processed.original.height as i32)
-        .bind(processed.original.bytes.len() as i64)
-        .bind(&original_key)
-        .bind(&alt)
-        .bind(&caption)
-        .bind(&credit)
-        .bind(&processed.blurhash)
-        .bind(DbJson(&stored))
-        .bind(&upload.filename)
-        .bind(principal.user_id)
-        .fetch_one(&state.db)
-        .await?;
-        Ok::<_, ApiError>(row)
-    }
-    .await;
-
-    match result {
+    match store(
+        &state,
+        &upload,
+        processed,
+        &texts,
+        principal.user_id,
+        &mut written,
+    )
+    .await
+    {
         Ok(row) => {
             tracing::info!(image.id = %row.id, image.bytes = row.bytes, "image uploaded");
             Ok((
@@ -538,16 +492,115 @@ pub async fn upload_image(
         Err(err) => {
             remove_files(media, &written).await;
             // The same bytes finished uploading concurrently: answer with that image.
-            if let ApiError::Internal(cause) = &err
-                && let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>()
+            if let Stored::Row(sqlx::Error::Database(db)) = &err
                 && db.constraint() == Some("images_sha256_key")
                 && let Some(existing) = find_by_sha256(&state.db, &upload.sha256).await?
             {
                 return Ok((StatusCode::OK, Json(existing.into_image(media))).into_response());
             }
-            Err(err)
+            Err(err.into())
         }
     }
+}
+
+/// The texts an upload gives its image.
+struct Texts {
+    alt: Option<String>,
+    caption: Option<String>,
+    credit: Option<String>,
+}
+
+/// Decodes and re-encodes the upload on the blocking pool, at most `workers` at once.
+async fn process(media: &Media, upload: &upload::Upload) -> ApiResult<processing::Processed> {
+    let _permit = media
+        .permits
+        .acquire()
+        .await
+        .context("image worker semaphore closed")?;
+    let path = upload.file.path().to_owned();
+    let max_pixels = media.max_pixels;
+    tokio::task::spawn_blocking(move || processing::process(&path, max_pixels))
+        .await
+        .context("image processing task")?
+        .map_err(|err| match err {
+            ImageError::Unsupported => ApiError::UnsupportedMediaType(err.to_string()),
+            ImageError::TooManyPixels { .. }
+            | ImageError::Undecodable(_)
+            | ImageError::Encoding(_) => ApiError::invalid("file", err.to_string()),
+            ImageError::Io(_) => ApiError::Internal(err.into()),
+        })
+}
+
+/// Why storing an upload failed: its files, or its row (kept as the database's error so that
+/// a concurrent upload of the same bytes can be told apart).
+enum Stored {
+    Files(ApiError),
+    Row(sqlx::Error),
+}
+
+impl From<Stored> for ApiError {
+    fn from(err: Stored) -> Self {
+        match err {
+            Stored::Files(err) => err,
+            Stored::Row(err) => err.into(),
+        }
+    }
+}
+
+/// Writes the original and its variants (each key into `written`, for clean-up), then the row.
+async fn store(
+    state: &AppState,
+    upload: &upload::Upload,
+    processed: processing::Processed,
+    texts: &Texts,
+    user_id: Uuid,
+    written: &mut Vec<String>,
+) -> Result<ImageRow, Stored> {
+    let media = &state.media;
+    let id = Uuid::now_v7();
+    let original = &processed.original;
+    let original_key = format!("images/{id}/original.{}", processed.format.extension());
+    put(
+        media,
+        &original_key,
+        original.bytes.clone(),
+        original.mime_type,
+        written,
+    )
+    .await
+    .map_err(Stored::Files)?;
+    let mut stored: Vec<StoredVariant> = Vec::new();
+    for variant in processed.variants {
+        let key = format!("images/{id}/{}.{}", variant.width, variant.extension);
+        stored.push(stored_variant(&variant, &key));
+        put(media, &key, variant.bytes, variant.mime_type, written)
+            .await
+            .map_err(Stored::Files)?;
+    }
+    sqlx::query_as(concat!(
+        "insert into images as i (id, sha256, mime_type, width, height, bytes, storage_key, \
+             alt, caption, credit, blurhash, variants, original_filename, created_by) \
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         returning ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(upload.sha256.as_slice())
+    .bind(processed.format.mime_type())
+    .bind(original.width as i32)
+    .bind(original.height as i32)
+    .bind(original.bytes.len() as i64)
+    .bind(&original_key)
+    .bind(&texts.alt)
+    .bind(&texts.caption)
+    .bind(&texts.credit)
+    .bind(&processed.blurhash)
+    .bind(DbJson(&stored))
+    .bind(&upload.filename)
+    .bind(user_id)
+    .fetch_one(&state.db)
+    .await
+    .map_err(Stored::Row)
 }
 
 async fn put(
@@ -589,9 +642,11 @@ async fn remove_files(media: &Media, keys: &[String]) {
 }
 
 async fn find_by_sha256(db: impl PgExecutor<'_>, sha256: &[u8]) -> sqlx::Result<Option<ImageRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from images i where i.sha256 = $1"
-    )))
+    sqlx::query_as(concat!(
+        "select ",
+        columns!(),
+        " from images i where i.sha256 = $1"
+    ))
     .bind(sha256)
     .fetch_optional(db)
     .await
@@ -666,14 +721,16 @@ pub async fn update_image(
             .zip(current.focal_y)
             .map(|(x, y)| FocalPoint { x, y }),
     );
-    let row: ImageRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let row: ImageRow = sqlx::query_as(concat!(
         r#"
         update images as i set alt = $2, caption = $3, credit = $4, focal_x = $5, focal_y = $6,
             updated_at = now()
         where i.id = $1
-        returning {COLUMNS}
+        returning "#,
+        columns!(),
+        r#"
         "#
-    )))
+    ))
     .bind(id)
     .bind(alt.apply(current.alt.clone()))
     .bind(caption.apply(current.caption.clone()))

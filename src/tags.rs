@@ -111,8 +111,14 @@ impl SortValues for Tag {
     }
 }
 
-const COLUMNS: &str =
-    "t.id, t.slug, t.name, t.description, t.article_count, t.created_at, t.updated_at";
+/// The columns of a row. A macro so that `concat!` can build static statements.
+macro_rules! columns {
+    () => {
+        "t.id, t.slug, t.name, t.description, t.article_count, t.created_at, t.updated_at"
+    };
+}
+
+const COLUMNS: &str = columns!();
 
 static SORT_KEYS: &[SortKey] = &[
     SortKey {
@@ -143,14 +149,21 @@ async fn find(
     for_update: bool,
 ) -> sqlx::Result<Option<Tag>> {
     let (id, slug) = key.binds();
-    let lock = if for_update { " for update" } else { "" };
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from tags t where t.id = $1 or t.slug = $2{lock}"
-    )))
-    .bind(id)
-    .bind(slug)
-    .fetch_optional(db)
-    .await
+    const FIND: &str = concat!(
+        "select ",
+        columns!(),
+        " from tags t where t.id = $1 or t.slug = $2"
+    );
+    const FIND_FOR_UPDATE: &str = concat!(
+        "select ",
+        columns!(),
+        " from tags t where t.id = $1 or t.slug = $2 for update"
+    );
+    sqlx::query_as(if for_update { FIND_FOR_UPDATE } else { FIND })
+        .bind(id)
+        .bind(slug)
+        .fetch_optional(db)
+        .await
 }
 
 /// List tags. Sort keys: `name` (default), `article_count`, `created_at`.
@@ -230,13 +243,15 @@ pub async fn create_tag(
     v.finish()?;
 
     let tag = slug::insert_with_slug(&state.db, SlugTable::Tags, explicit_slug, &name, |slug| {
-        sqlx::query_as::<_, Tag>(sqlx::AssertSqlSafe(format!(
+        sqlx::query_as::<_, Tag>(concat!(
             r#"
             insert into tags as t (id, slug, name, description)
             values ($1, $2, $3, $4)
-            returning {COLUMNS}
+            returning "#,
+            columns!(),
+            r#"
             "#
-        )))
+        ))
         .bind(Uuid::now_v7())
         .bind(slug)
         .bind(&name)
@@ -299,13 +314,15 @@ pub async fn update_tag(
         Patch::Value(s) => s,
         _ => current.slug.clone(),
     };
-    let tag: Tag = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let tag: Tag = sqlx::query_as(concat!(
         r#"
         update tags as t set name = $2, slug = $3, description = $4, updated_at = now()
         where t.id = $1
-        returning {COLUMNS}
+        returning "#,
+        columns!(),
+        r#"
         "#
-    )))
+    ))
     .bind(current.id)
     .bind(match name {
         Patch::Value(n) => n,

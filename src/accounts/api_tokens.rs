@@ -84,7 +84,14 @@ impl SortValues for TokenRow {
     }
 }
 
-const COLUMNS: &str = "t.id, t.name, t.role, t.user_id, t.expires_at, t.last_used_at, t.created_at";
+/// The columns of a row. A macro so that `concat!` can build static statements.
+macro_rules! columns {
+    () => {
+        "t.id, t.name, t.role, t.user_id, t.expires_at, t.last_used_at, t.created_at"
+    };
+}
+
+const COLUMNS: &str = columns!();
 
 pub(super) static SORT_KEYS: &[SortKey] = &[
     SortKey {
@@ -144,13 +151,15 @@ pub async fn create_token(
         )));
     }
     let (token, hash) = new_token(API_TOKEN_PREFIX);
-    let row: TokenRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let row: TokenRow = sqlx::query_as(concat!(
         r#"
         insert into api_tokens as t (id, user_id, name, role, token_hash, expires_at)
         values ($1, $2, $3, $4, $5, $6)
-        returning {COLUMNS}
+        returning "#,
+        columns!(),
+        r#"
         "#
-    )))
+    ))
     .bind(Uuid::now_v7())
     .bind(principal.user_id)
     .bind(name)

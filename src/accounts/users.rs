@@ -84,7 +84,14 @@ impl SortValues for UserRow {
     }
 }
 
-const COLUMNS: &str = "u.id, u.email, u.name, u.role, u.author_id, u.disabled, u.last_login_at, u.created_at, u.updated_at";
+/// The columns of a row. A macro so that `concat!` can build static statements.
+macro_rules! columns {
+    () => {
+        "u.id, u.email, u.name, u.role, u.author_id, u.disabled, u.last_login_at, u.created_at, u.updated_at"
+    };
+}
+
+const COLUMNS: &str = columns!();
 
 const USER_CONSTRAINTS: ConstraintErrors = &[
     ("users_email_key", || {
@@ -122,18 +129,22 @@ static ID_KEY: SortKey = SortKey {
 };
 
 pub(super) async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from users u where u.id = $1"
-    )))
+    sqlx::query_as(concat!(
+        "select ",
+        columns!(),
+        " from users u where u.id = $1"
+    ))
     .bind(id)
     .fetch_optional(db)
     .await
 }
 
 async fn find_for_update(db: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<UserRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from users u where u.id = $1 for update"
-    )))
+    sqlx::query_as(concat!(
+        "select ",
+        columns!(),
+        " from users u where u.id = $1 for update"
+    ))
     .bind(id)
     .fetch_optional(db)
     .await
@@ -187,13 +198,15 @@ pub async fn insert_user(
     new: NewUser,
 ) -> ApiResult<User> {
     let hash = passwords.hash(new.password).await?;
-    let row: UserRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let row: UserRow = sqlx::query_as(concat!(
         r#"
         insert into users as u (id, email, name, role, password_hash, author_id)
         values ($1, $2, $3, $4, $5, $6)
-        returning {COLUMNS}
+        returning "#,
+        columns!(),
+        r#"
         "#
-    )))
+    ))
     .bind(Uuid::now_v7())
     .bind(&new.email)
     .bind(&new.name)
@@ -391,15 +404,17 @@ pub async fn update_user(
         ));
     }
 
-    let row: UserRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let row: UserRow = sqlx::query_as(concat!(
         r#"
         update users as u set
             email = $2, name = $3, role = $4, disabled = $5, author_id = $6,
             password_hash = coalesce($7, password_hash), updated_at = now()
         where u.id = $1
-        returning {COLUMNS}
+        returning "#,
+        columns!(),
+        r#"
         "#
-    )))
+    ))
     .bind(id)
     .bind(match email {
         Patch::Value(e) => e,

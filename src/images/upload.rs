@@ -4,7 +4,10 @@
 
 use axum::{
     body::Body,
-    extract::{FromRequest, Multipart, Request},
+    extract::{
+        FromRequest, Multipart, Request,
+        multipart::{Field, MultipartError},
+    },
     http::header,
 };
 use futures_util::StreamExt;
@@ -62,16 +65,15 @@ pub async fn receive(request: Request, max_bytes: u64) -> ApiResult<Upload> {
     let mut multipart = Multipart::from_request(request, &())
         .await
         .map_err(|rejection| ApiError::bad_request(rejection.body_text()))?;
-    let malformed =
-        |err: axum::extract::multipart::MultipartError| match breach.lock().ok().and_then(|b| *b) {
-            Some(Breach::TooLarge) => ApiError::PayloadTooLarge(format!(
-                "the upload is larger than the limit of {max_bytes} bytes"
-            )),
-            Some(Breach::HeadersTooLarge) => ApiError::bad_request(format!(
-                "a form part's headers (or the preamble) exceed {MAX_HEADER_BYTES} bytes"
-            )),
-            None => ApiError::bad_request(format!("malformed multipart body: {}", err.body_text())),
-        };
+    let malformed = |err: MultipartError| match breach.lock().ok().and_then(|b| *b) {
+        Some(Breach::TooLarge) => ApiError::PayloadTooLarge(format!(
+            "the upload is larger than the limit of {max_bytes} bytes"
+        )),
+        Some(Breach::HeadersTooLarge) => ApiError::bad_request(format!(
+            "a form part's headers (or the preamble) exceed {MAX_HEADER_BYTES} bytes"
+        )),
+        None => ApiError::bad_request(format!("malformed multipart body: {}", err.body_text())),
+    };
 
     let mut file: Option<(NamedTempFile, u64, [u8; 32], Option<String>)> = None;
     let (mut alt, mut caption, mut credit) = (None, None, None);
@@ -90,43 +92,11 @@ pub async fn receive(request: Request, max_bytes: u64) -> ApiResult<Upload> {
                     return Err(ApiError::invalid("file", "only one file per upload"));
                 }
                 let filename = field.file_name().map(sanitize_filename);
-                let temp = NamedTempFile::with_prefix("galley-upload-")
-                    .map_err(|e| ApiError::Internal(e.into()))?;
-                let mut out = tokio::fs::File::from_std(
-                    temp.reopen().map_err(|e| ApiError::Internal(e.into()))?,
-                );
-                let mut hasher = Sha256::new();
-                let mut size: u64 = 0;
-                while let Some(chunk) = field.chunk().await.map_err(malformed)? {
-                    size += chunk.len() as u64;
-                    if size > max_bytes {
-                        return Err(ApiError::PayloadTooLarge(format!(
-                            "the file is larger than the limit of {max_bytes} bytes"
-                        )));
-                    }
-                    hasher.update(&chunk);
-                    out.write_all(&chunk)
-                        .await
-                        .map_err(|e| ApiError::Internal(e.into()))?;
-                }
-                out.flush()
-                    .await
-                    .map_err(|e| ApiError::Internal(e.into()))?;
-                file = Some((temp, size, hasher.finalize().into(), filename));
+                let (temp, size, sha256) = spool(&mut field, max_bytes, &malformed).await?;
+                file = Some((temp, size, sha256, filename));
             }
             "alt" | "caption" | "credit" => {
-                let mut text = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(malformed)? {
-                    text.extend_from_slice(&chunk);
-                    if text.len() > MAX_TEXT_FIELD_BYTES {
-                        return Err(ApiError::invalid(name, "is too long"));
-                    }
-                }
-                let text = String::from_utf8(text)
-                    .map_err(|_| ApiError::invalid(name.clone(), "must be UTF-8 text"))?;
-                if text.contains('\0') {
-                    return Err(ApiError::invalid(name, crate::http::extract::NUL_MESSAGE));
-                }
+                let text = text_field(&mut field, &name, &malformed).await?;
                 let slot = match name.as_str() {
                     "alt" => &mut alt,
                     "caption" => &mut caption,
@@ -153,6 +123,53 @@ pub async fn receive(request: Request, max_bytes: u64) -> ApiResult<Upload> {
         caption,
         credit,
     })
+}
+
+/// Writes the file part to a temporary file as it arrives, hashing it: its size, bounded by
+/// `max_bytes`, and its SHA-256.
+async fn spool(
+    field: &mut Field<'_>,
+    max_bytes: u64,
+    malformed: &impl Fn(MultipartError) -> ApiError,
+) -> ApiResult<(NamedTempFile, u64, [u8; 32])> {
+    let internal = |e: std::io::Error| ApiError::Internal(e.into());
+    let temp = NamedTempFile::with_prefix("galley-upload-").map_err(internal)?;
+    let mut out = tokio::fs::File::from_std(temp.reopen().map_err(internal)?);
+    let mut hasher = Sha256::new();
+    let mut size: u64 = 0;
+    while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+        size += chunk.len() as u64;
+        if size > max_bytes {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "the file is larger than the limit of {max_bytes} bytes"
+            )));
+        }
+        hasher.update(&chunk);
+        out.write_all(&chunk).await.map_err(internal)?;
+    }
+    out.flush().await.map_err(internal)?;
+    Ok((temp, size, hasher.finalize().into()))
+}
+
+/// A text part (`alt`, `caption`, `credit`): UTF-8, bounded, no NUL.
+async fn text_field(
+    field: &mut Field<'_>,
+    name: &str,
+    malformed: &impl Fn(MultipartError) -> ApiError,
+) -> ApiResult<String> {
+    let mut text = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(malformed)? {
+        text.extend_from_slice(&chunk);
+        if text.len() > MAX_TEXT_FIELD_BYTES {
+            return Err(ApiError::invalid(name, "is too long"));
+        }
+    }
+    let text =
+        String::from_utf8(text).map_err(|_| ApiError::invalid(name, "must be UTF-8 text"))?;
+    if text.contains('\0') {
+        return Err(ApiError::invalid(name, crate::http::extract::NUL_MESSAGE));
+    }
+    Ok(text)
 }
 
 /// The `boundary` parameter of a multipart Content-Type, unquoted.

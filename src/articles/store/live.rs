@@ -212,20 +212,22 @@ pub async fn rerender_live(
     media: &Media,
     changed: Embedded,
 ) -> ApiResult<()> {
-    let (condition, id) = match changed {
-        Embedded::Author(id) => ("author_ids @> array[$1::uuid]", id),
-        Embedded::Tag(id) => ("tag_ids @> array[$1::uuid]", id),
+    let (sql, id) = match changed {
+        Embedded::Author(id) => (
+            "select article_id from live_articles where author_ids @> array[$1::uuid]",
+            id,
+        ),
+        Embedded::Tag(id) => (
+            "select article_id from live_articles where tag_ids @> array[$1::uuid]",
+            id,
+        ),
         Embedded::Image(id) => (
-            "article_id in (select article_id from live_article_images where image_id = $1)",
+            "select article_id from live_articles where article_id in \
+             (select article_id from live_article_images where image_id = $1)",
             id,
         ),
     };
-    let ids: Vec<Uuid> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "select article_id from live_articles where {condition}"
-    )))
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let ids: Vec<Uuid> = sqlx::query_scalar(sql).bind(id).fetch_all(&mut *tx).await?;
     rerender_ids(tx, media, &ids).await
 }
 
