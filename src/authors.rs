@@ -376,9 +376,7 @@ pub async fn create_author(
             insert into authors as a (id, slug, name, bio, website, social, email, avatar_image_id)
             values ($1, $2, $3, $4, $5, $6, $7, $8)
             returning "#,
-                columns!(),
-                r#"
-            "#
+                columns!()
             ))
             .bind(Uuid::now_v7())
             .bind(slug)
@@ -472,9 +470,7 @@ pub async fn update_author(
             avatar_image_id = $8, updated_at = now()
         where a.id = $1
         returning "#,
-        columns!(),
-        r#"
-        "#
+        columns!()
     ))
     .bind(current.id)
     .bind(match name {

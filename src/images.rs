@@ -727,9 +727,7 @@ pub async fn update_image(
             updated_at = now()
         where i.id = $1
         returning "#,
-        columns!(),
-        r#"
-        "#
+        columns!()
     ))
     .bind(id)
     .bind(alt.apply(current.alt.clone()))

@@ -248,9 +248,7 @@ pub async fn create_tag(
             insert into tags as t (id, slug, name, description)
             values ($1, $2, $3, $4)
             returning "#,
-            columns!(),
-            r#"
-            "#
+            columns!()
         ))
         .bind(Uuid::now_v7())
         .bind(slug)
@@ -319,9 +317,7 @@ pub async fn update_tag(
         update tags as t set name = $2, slug = $3, description = $4, updated_at = now()
         where t.id = $1
         returning "#,
-        columns!(),
-        r#"
-        "#
+        columns!()
     ))
     .bind(current.id)
     .bind(match name {

@@ -156,9 +156,7 @@ pub async fn create_token(
         insert into api_tokens as t (id, user_id, name, role, token_hash, expires_at)
         values ($1, $2, $3, $4, $5, $6)
         returning "#,
-        columns!(),
-        r#"
-        "#
+        columns!()
     ))
     .bind(Uuid::now_v7())
     .bind(principal.user_id)

@@ -171,12 +171,7 @@ impl NewUser {
         let mut v = Validator::new();
         let email = v.email("email", email);
         let name = v.text("name", name, 200);
-        if role == Role::Reader {
-            v.error(
-                "role",
-                "reader is for API tokens; a user is at least a contributor",
-            );
-        }
+        check_role(&mut v, role);
         if let Err(message) = Passwords::check_policy(&password) {
             v.error("password", message);
         }
@@ -203,9 +198,7 @@ pub async fn insert_user(
         insert into users as u (id, email, name, role, password_hash, author_id)
         values ($1, $2, $3, $4, $5, $6)
         returning "#,
-        columns!(),
-        r#"
-        "#
+        columns!()
     ))
     .bind(Uuid::now_v7())
     .bind(&new.email)
@@ -322,6 +315,47 @@ pub struct UpdateUser {
     password: Patch<String>,
 }
 
+/// Users are people: the reader role is for API tokens.
+fn check_role(v: &mut Validator, role: Role) {
+    if role == Role::Reader {
+        v.error(
+            "role",
+            "reader is for API tokens; a user is at least a contributor",
+        );
+    }
+}
+
+/// `409` when demoting or disabling `current` would leave no active admin.
+async fn keep_an_active_admin(
+    tx: &mut sqlx::PgConnection,
+    current: &UserRow,
+    role: Role,
+    disabled: bool,
+) -> ApiResult<()> {
+    let was_active_admin = current.role == Role::Admin && !current.disabled;
+    if !was_active_admin || (role == Role::Admin && !disabled) {
+        return Ok(());
+    }
+    // Serialised by the row lock on this user plus this count: two admins demoting each
+    // other at once both see the other still active, so take a table-level guard too.
+    sqlx::query("lock table users in share row exclusive mode")
+        .execute(&mut *tx)
+        .await?;
+    let other_admins: i64 = sqlx::query_scalar(
+        "select count(*) from users where role = $2 and not disabled and id <> $1",
+    )
+    .bind(current.id)
+    .bind(Role::Admin)
+    .fetch_one(&mut *tx)
+    .await?;
+    if other_admins == 0 {
+        return Err(ApiError::Conflict(
+            "this would leave no active admin; promote another user first".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Update a user: email, name, role, disabled, byline, password.
 #[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", request_body = UpdateUser,
     params(("id" = Uuid, Path, description = "User id")),
@@ -346,11 +380,8 @@ pub async fn update_user(
     v.not_null("password", &body.password);
     let email = body.email.map(|e| v.email("email", &e));
     let name = body.name.map(|n| v.text("name", &n, 200));
-    if let Patch::Value(Role::Reader) = body.role {
-        v.error(
-            "role",
-            "reader is for API tokens; a user is at least a contributor",
-        );
+    if let Patch::Value(role) = body.role {
+        check_role(&mut v, role);
     }
     if let Patch::Value(password) = &body.password
         && let Err(message) = Passwords::check_policy(password)
@@ -378,26 +409,7 @@ pub async fn update_user(
         Patch::Value(d) => d,
         _ => current.disabled,
     };
-    let was_active_admin = current.role == Role::Admin && !current.disabled;
-    if was_active_admin && (role != Role::Admin || disabled) {
-        // Serialised by the row lock on this user plus this count: two admins demoting each
-        // other at once both see the other still active, so take a table-level guard too.
-        sqlx::query("lock table users in share row exclusive mode")
-            .execute(&mut *tx)
-            .await?;
-        let other_admins: i64 = sqlx::query_scalar(
-            "select count(*) from users where role = $2 and not disabled and id <> $1",
-        )
-        .bind(id)
-        .bind(Role::Admin)
-        .fetch_one(&mut *tx)
-        .await?;
-        if other_admins == 0 {
-            return Err(ApiError::Conflict(
-                "this would leave no active admin; promote another user first".into(),
-            ));
-        }
-    }
+    keep_an_active_admin(&mut tx, &current, role, disabled).await?;
     if disabled && id == principal.user_id {
         return Err(ApiError::Conflict(
             "you cannot disable your own account".into(),
@@ -411,9 +423,7 @@ pub async fn update_user(
             password_hash = coalesce($7, password_hash), updated_at = now()
         where u.id = $1
         returning "#,
-        columns!(),
-        r#"
-        "#
+        columns!()
     ))
     .bind(id)
     .bind(match email {
