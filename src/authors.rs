@@ -27,9 +27,7 @@ use crate::{
         error::{ApiError, ApiResult, ConstraintErrors, Problem, on_constraint, slug_error},
         extract::{ApiJson, ApiQuery, IdOrSlug},
         middleware::check_if_match,
-        pagination::{
-            KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues, document_sort_keys,
-        },
+        pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey, document_sort_keys},
         patch::Patch,
         route_policy::{Policy::PublicRead, with},
     },
@@ -149,17 +147,6 @@ impl AuthorRow {
     }
 }
 
-impl SortValues for AuthorRow {
-    fn sort_value(&self, key: &str) -> KeyValue {
-        match key {
-            "name" => KeyValue::Text(self.name.clone()),
-            "article_count" => KeyValue::Int(i64::from(self.article_count)),
-            "created_at" => KeyValue::Time(self.created_at),
-            _ => KeyValue::Uuid(self.id),
-        }
-    }
-}
-
 /// The columns of a row. A macro so that `concat!` can build static statements.
 macro_rules! columns {
     () => {
@@ -186,27 +173,31 @@ async fn present(state: &AppState, row: AuthorRow, signed_in: bool) -> ApiResult
     Ok(row.into_author(signed_in, &avatars))
 }
 
-static SORT_KEYS: &[SortKey] = &[
+static SORT_KEYS: &[SortKey<AuthorRow>] = &[
     SortKey {
         name: "name",
         column: "a.name",
         kind: KeyKind::Text,
+        value: |r| KeyValue::Text(r.name.clone()),
     },
     SortKey {
         name: "article_count",
         column: "a.article_count",
         kind: KeyKind::Int,
+        value: |r| KeyValue::Int(i64::from(r.article_count)),
     },
     SortKey {
         name: "created_at",
         column: "a.created_at",
         kind: KeyKind::Time,
+        value: |r| KeyValue::Time(r.created_at),
     },
 ];
-static ID_KEY: SortKey = SortKey {
+static ID_KEY: SortKey<AuthorRow> = SortKey {
     name: "id",
     column: "a.id",
     kind: KeyKind::Uuid,
+    value: |r| KeyValue::Uuid(r.id),
 };
 
 async fn find(
@@ -243,7 +234,7 @@ pub async fn list_authors(
 ) -> ApiResult<Json<ListResponse<Author>>> {
     let page = params.page_request(SORT_KEYS, "name", &ID_KEY)?;
     let (rows, total) = page
-        .fetch::<AuthorRow>(
+        .fetch(
             &state.db,
             format!("select {COLUMNS} from authors a where true"),
             "select count from row_counts where table_name = 'authors'",

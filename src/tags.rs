@@ -25,9 +25,7 @@ use crate::{
         error::{ApiError, ApiResult, Problem},
         extract::{ApiJson, ApiQuery, IdOrSlug},
         middleware::check_if_match,
-        pagination::{
-            KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues, document_sort_keys,
-        },
+        pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey, document_sort_keys},
         patch::Patch,
         route_policy::{Policy::PublicRead, with},
     },
@@ -100,17 +98,6 @@ pub struct Tag {
     pub updated_at: DateTime<Utc>,
 }
 
-impl SortValues for Tag {
-    fn sort_value(&self, key: &str) -> KeyValue {
-        match key {
-            "name" => KeyValue::Text(self.name.clone()),
-            "article_count" => KeyValue::Int(self.article_count),
-            "created_at" => KeyValue::Time(self.created_at),
-            _ => KeyValue::Uuid(self.id),
-        }
-    }
-}
-
 /// The columns of a row. A macro so that `concat!` can build static statements.
 macro_rules! columns {
     () => {
@@ -120,27 +107,31 @@ macro_rules! columns {
 
 const COLUMNS: &str = columns!();
 
-static SORT_KEYS: &[SortKey] = &[
+static SORT_KEYS: &[SortKey<Tag>] = &[
     SortKey {
         name: "name",
         column: "t.name",
         kind: KeyKind::Text,
+        value: |r| KeyValue::Text(r.name.clone()),
     },
     SortKey {
         name: "article_count",
         column: "t.article_count",
         kind: KeyKind::Int,
+        value: |r| KeyValue::Int(r.article_count),
     },
     SortKey {
         name: "created_at",
         column: "t.created_at",
         kind: KeyKind::Time,
+        value: |r| KeyValue::Time(r.created_at),
     },
 ];
-static ID_KEY: SortKey = SortKey {
+static ID_KEY: SortKey<Tag> = SortKey {
     name: "id",
     column: "t.id",
     kind: KeyKind::Uuid,
+    value: |r| KeyValue::Uuid(r.id),
 };
 
 async fn find(
@@ -177,7 +168,7 @@ pub async fn list_tags(
 ) -> ApiResult<Json<ListResponse<Tag>>> {
     let page = params.page_request(SORT_KEYS, "name", &ID_KEY)?;
     let (rows, total) = page
-        .fetch::<Tag>(
+        .fetch(
             &state.db,
             format!("select {COLUMNS} from tags t where true"),
             "select count from row_counts where table_name = 'tags'",

@@ -22,7 +22,7 @@ use crate::{
     http::{
         error::{ApiError, ApiResult},
         extract::{ApiJson, ApiQuery, PathId},
-        pagination::{KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey, SortValues},
+        pagination::{KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey},
     },
     validate::Validator,
 };
@@ -50,7 +50,7 @@ pub struct CreatedApiToken {
 }
 
 #[derive(Debug, sqlx::FromRow)]
-struct TokenRow {
+pub(super) struct TokenRow {
     id: Uuid,
     name: String,
     role: Role,
@@ -74,16 +74,6 @@ impl From<TokenRow> for ApiToken {
     }
 }
 
-impl SortValues for TokenRow {
-    fn sort_value(&self, key: &str) -> KeyValue {
-        match key {
-            "created_at" => KeyValue::Time(self.created_at),
-            "name" => KeyValue::Text(self.name.clone()),
-            _ => KeyValue::Uuid(self.id),
-        }
-    }
-}
-
 /// The columns of a row. A macro so that `concat!` can build static statements.
 macro_rules! columns {
     () => {
@@ -93,22 +83,25 @@ macro_rules! columns {
 
 const COLUMNS: &str = columns!();
 
-pub(super) static SORT_KEYS: &[SortKey] = &[
+pub(super) static SORT_KEYS: &[SortKey<TokenRow>] = &[
     SortKey {
         name: "created_at",
         column: "t.created_at",
         kind: KeyKind::Time,
+        value: |r| KeyValue::Time(r.created_at),
     },
     SortKey {
         name: "name",
         column: "t.name",
         kind: KeyKind::Text,
+        value: |r| KeyValue::Text(r.name.clone()),
     },
 ];
-static ID_KEY: SortKey = SortKey {
+static ID_KEY: SortKey<TokenRow> = SortKey {
     name: "id",
     column: "t.id",
     kind: KeyKind::Uuid,
+    value: |r| KeyValue::Uuid(r.id),
 };
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -23,7 +23,7 @@ use crate::{
         error::{ApiError, ApiResult, ConstraintErrors, on_constraint},
         extract::{ApiJson, ApiQuery, PathId},
         middleware::check_if_match,
-        pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues},
+        pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey},
         patch::Patch,
     },
     validate::Validator,
@@ -73,17 +73,6 @@ impl From<UserRow> for User {
     }
 }
 
-impl SortValues for UserRow {
-    fn sort_value(&self, key: &str) -> KeyValue {
-        match key {
-            "email" => KeyValue::Text(self.email.clone()),
-            "name" => KeyValue::Text(self.name.clone()),
-            "created_at" => KeyValue::Time(self.created_at),
-            _ => KeyValue::Uuid(self.id),
-        }
-    }
-}
-
 /// The columns of a row. A macro so that `concat!` can build static statements.
 macro_rules! columns {
     () => {
@@ -105,27 +94,31 @@ const USER_CONSTRAINTS: ConstraintErrors = &[
     }),
 ];
 
-pub(super) static SORT_KEYS: &[SortKey] = &[
+pub(super) static SORT_KEYS: &[SortKey<UserRow>] = &[
     SortKey {
         name: "created_at",
         column: "u.created_at",
         kind: KeyKind::Time,
+        value: |r| KeyValue::Time(r.created_at),
     },
     SortKey {
         name: "email",
         column: "u.email",
         kind: KeyKind::Text,
+        value: |r| KeyValue::Text(r.email.clone()),
     },
     SortKey {
         name: "name",
         column: "u.name",
         kind: KeyKind::Text,
+        value: |r| KeyValue::Text(r.name.clone()),
     },
 ];
-static ID_KEY: SortKey = SortKey {
+static ID_KEY: SortKey<UserRow> = SortKey {
     name: "id",
     column: "u.id",
     kind: KeyKind::Uuid,
+    value: |r| KeyValue::Uuid(r.id),
 };
 
 pub(super) async fn find(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<UserRow>> {
@@ -224,7 +217,7 @@ pub async fn list_users(
     principal.require(Role::Admin)?;
     let page = params.page_request(SORT_KEYS, "-created_at", &ID_KEY)?;
     let (rows, total) = page
-        .fetch::<UserRow>(
+        .fetch(
             &state.db,
             format!("select {COLUMNS} from users u where true"),
             "select count(*) from users",

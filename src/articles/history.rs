@@ -21,7 +21,7 @@ use crate::{
     http::{
         error::{ApiError, ApiResult},
         extract::{ApiQuery, IdOrSlug, path_param},
-        pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey, SortValues},
+        pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey},
     },
 };
 
@@ -263,16 +263,11 @@ pub struct Revision {
     pub version: i32,
 }
 
-impl SortValues for Revision {
-    fn sort_value(&self, _key: &str) -> KeyValue {
-        KeyValue::Int(i64::from(self.number))
-    }
-}
-
-pub(super) static NUMBER: SortKey = SortKey {
+pub(super) static NUMBER: SortKey<Revision> = SortKey {
     name: "number",
     column: "number",
     kind: KeyKind::Int,
+    value: |r| KeyValue::Int(i64::from(r.number)),
 };
 
 /// One revision with its snapshot of the working copy.

@@ -24,7 +24,7 @@ use crate::{
     http::{
         error::{ApiError, ApiResult},
         extract::ApiQuery,
-        pagination::{KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey, SortValues},
+        pagination::{KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey},
     },
 };
 
@@ -76,72 +76,84 @@ pub struct ListArticlesQuery {
 }
 
 /// With `q`, relevance (`rank`) is a sort key too; without, the same keys less `rank`.
-pub(super) const LIVE_SEARCH_SORT_KEYS: &[SortKey] = &[
+pub(super) const LIVE_SEARCH_SORT_KEYS: &[SortKey<LiveRow>] = &[
     SortKey {
         name: "rank",
         column: "l.rank",
         kind: KeyKind::Float,
+        value: |r| KeyValue::Float(f64::from(r.rank)),
     },
     SortKey {
         name: "published_at",
         column: "l.published_at",
         kind: KeyKind::Time,
+        value: |r| KeyValue::Time(r.published_at),
     },
     SortKey {
         name: "updated_at",
         column: "l.updated_at",
         kind: KeyKind::Time,
+        value: |r| KeyValue::Time(r.updated_at),
     },
     SortKey {
         name: "created_at",
         column: "l.created_at",
         kind: KeyKind::Time,
+        value: |r| KeyValue::Time(r.created_at),
     },
     SortKey {
         name: "title",
         column: "l.title",
         kind: KeyKind::Text,
+        value: |r| KeyValue::Text(r.title.clone()),
     },
 ];
-pub(super) const LIVE_SORT_KEYS: &[SortKey] = LIVE_SEARCH_SORT_KEYS.split_at(1).1;
-pub(super) static LIVE_ID: SortKey = SortKey {
+pub(super) const LIVE_SORT_KEYS: &[SortKey<LiveRow>] = LIVE_SEARCH_SORT_KEYS.split_at(1).1;
+pub(super) static LIVE_ID: SortKey<LiveRow> = SortKey {
     name: "id",
     column: "l.article_id",
     kind: KeyKind::Uuid,
+    value: |r| KeyValue::Uuid(r.article_id),
 };
 
-pub(super) const WORKING_SEARCH_SORT_KEYS: &[SortKey] = &[
+pub(super) const WORKING_SEARCH_SORT_KEYS: &[SortKey<Ranked>] = &[
     SortKey {
         name: "rank",
         column: "a.rank",
         kind: KeyKind::Float,
+        value: |r| KeyValue::Float(f64::from(r.1)),
     },
     SortKey {
         name: "published_at",
         column: "a.sort_published_at",
         kind: KeyKind::Time,
+        value: |r| KeyValue::Time(r.0.published_at.unwrap_or(r.0.created_at)),
     },
     SortKey {
         name: "updated_at",
         column: "a.updated_at",
         kind: KeyKind::Time,
+        value: |r| KeyValue::Time(r.0.updated_at),
     },
     SortKey {
         name: "created_at",
         column: "a.created_at",
         kind: KeyKind::Time,
+        value: |r| KeyValue::Time(r.0.created_at),
     },
     SortKey {
         name: "title",
         column: "a.title",
         kind: KeyKind::Text,
+        value: |r| KeyValue::Text(r.0.title.clone()),
     },
 ];
-pub(super) const WORKING_SORT_KEYS: &[SortKey] = WORKING_SEARCH_SORT_KEYS.split_at(1).1;
-pub(super) static WORKING_ID: SortKey = SortKey {
+pub(super) const WORKING_SORT_KEYS: &[SortKey<Ranked>] = WORKING_SEARCH_SORT_KEYS.split_at(1).1;
+pub(super) static WORKING_ID: SortKey<Ranked> = SortKey {
     name: "id",
     column: "a.id",
     kind: KeyKind::Uuid,
+    value: |r| KeyValue::Uuid(r.0.id),
 };
 
 #[derive(sqlx::FromRow)]
@@ -156,19 +168,6 @@ pub(super) struct LiveRow {
     matches: Option<i64>,
 }
 
-impl SortValues for LiveRow {
-    fn sort_value(&self, key: &str) -> KeyValue {
-        match key {
-            "published_at" => KeyValue::Time(self.published_at),
-            "updated_at" => KeyValue::Time(self.updated_at),
-            "created_at" => KeyValue::Time(self.created_at),
-            "title" => KeyValue::Text(self.title.clone()),
-            "rank" => KeyValue::Float(f64::from(self.rank)),
-            _ => KeyValue::Uuid(self.article_id),
-        }
-    }
-}
-
 #[derive(sqlx::FromRow)]
 pub(super) struct WorkingRow {
     #[sqlx(flatten)]
@@ -179,20 +178,6 @@ pub(super) struct WorkingRow {
 
 /// A working copy with its search rank, for cursors.
 pub(super) struct Ranked(ArticleData, f32);
-
-impl SortValues for Ranked {
-    fn sort_value(&self, key: &str) -> KeyValue {
-        let data = &self.0;
-        match key {
-            "published_at" => KeyValue::Time(data.published_at.unwrap_or(data.created_at)),
-            "updated_at" => KeyValue::Time(data.updated_at),
-            "created_at" => KeyValue::Time(data.created_at),
-            "title" => KeyValue::Text(data.title.clone()),
-            "rank" => KeyValue::Float(f64::from(self.1)),
-            _ => KeyValue::Uuid(data.id),
-        }
-    }
-}
 
 pub(super) fn parse_status(text: &str) -> ApiResult<ArticleStatus> {
     text.parse().map_err(|_| {

@@ -29,12 +29,14 @@ pub enum KeyKind {
     Float,
 }
 
-/// A sortable column. `column` is trusted SQL (it never comes from the client).
-#[derive(Debug)]
-pub struct SortKey {
+/// A sortable column of rows `R`: the name clients use, the SQL column (trusted: it never
+/// comes from the client), the kind of its values, and how to read it from a row for the next
+/// cursor. One table of these per list, so a key cannot be offered without its accessor.
+pub struct SortKey<R> {
     pub name: &'static str,
     pub column: &'static str,
     pub kind: KeyKind,
+    pub value: fn(&R) -> KeyValue,
 }
 
 /// A sort value of one row, as stored in a cursor.
@@ -83,32 +85,26 @@ impl KeyValue {
     }
 }
 
-/// Rows that can report their value for each sort key (to build the next cursor).
-pub trait SortValues {
-    fn sort_value(&self, key: &str) -> KeyValue;
-}
-
 /// A validated sort: user keys then the id as the tie-breaker that makes the order total.
-#[derive(Debug)]
-pub struct Sort {
-    keys: Vec<(&'static SortKey, bool)>,
+pub struct Sort<R: 'static> {
+    keys: Vec<(&'static SortKey<R>, bool)>,
     spec: String,
 }
 
-impl Sort {
+impl<R> Sort<R> {
     /// Parses `sort=name,-created_at` against the resource's keys; unknown keys are a `400`.
     /// `tie_breaker` (the id column) is appended so the order is total and keysets are exact.
     pub fn parse(
         raw: Option<&str>,
-        allowed: &'static [SortKey],
+        allowed: &'static [SortKey<R>],
         default: &str,
-        tie_breaker: &'static SortKey,
+        tie_breaker: &'static SortKey<R>,
     ) -> ApiResult<Self> {
         let raw = raw
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .unwrap_or(default);
-        let mut keys: Vec<(&'static SortKey, bool)> = Vec::new();
+        let mut keys: Vec<(&'static SortKey<R>, bool)> = Vec::new();
         for part in raw.split(',').map(str::trim) {
             let (name, desc) = match part.strip_prefix('-') {
                 Some(name) => (name, true),
@@ -147,21 +143,20 @@ pub enum Start {
     Page(i64),
 }
 
-/// A validated request for one page.
-#[derive(Debug)]
-pub struct PageRequest {
+/// A validated request for one page of rows `R`.
+pub struct PageRequest<R: 'static> {
     pub limit: i64,
     pub start: Start,
-    pub sort: Sort,
+    pub sort: Sort<R>,
 }
 
-impl PageRequest {
+impl<R> PageRequest<R> {
     /// Validates `limit`, `cursor` and `page` for `sort`. A limit above the maximum is clamped.
     pub fn new(
         limit: Option<i64>,
         cursor: Option<&str>,
         page: Option<i64>,
-        sort: Sort,
+        sort: Sort<R>,
     ) -> ApiResult<Self> {
         let limit = match limit {
             None => DEFAULT_LIMIT,
@@ -224,7 +219,7 @@ impl PageRequest {
 
     /// Runs `select` (a query ending inside its `where` clause) for this page, and `count` for
     /// the total: two statements whatever the page size.
-    pub async fn fetch<R>(
+    pub async fn fetch(
         &self,
         db: &sqlx::PgPool,
         select: String,
@@ -241,7 +236,7 @@ impl PageRequest {
     }
 
     /// Trims the look-ahead row and builds the list envelope.
-    pub fn finish<R: SortValues, T>(
+    pub fn finish<T>(
         &self,
         mut rows: Vec<R>,
         total: i64,
@@ -268,17 +263,17 @@ impl PageRequest {
     }
 }
 
-fn encode_cursor(sort: &Sort, row: &impl SortValues) -> String {
+fn encode_cursor<R>(sort: &Sort<R>, row: &R) -> String {
     let values: Vec<Value> = sort
         .keys
         .iter()
-        .map(|(key, _)| row.sort_value(key.name).to_json())
+        .map(|(key, _)| (key.value)(row).to_json())
         .collect();
     let doc = serde_json::json!([sort.spec, values]);
     URL_SAFE_NO_PAD.encode(doc.to_string())
 }
 
-fn decode_cursor(cursor: &str, sort: &Sort) -> ApiResult<Vec<KeyValue>> {
+fn decode_cursor<R>(cursor: &str, sort: &Sort<R>) -> ApiResult<Vec<KeyValue>> {
     let invalid = || ApiError::bad_request("invalid cursor; start again from the first page");
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let doc: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
@@ -307,10 +302,10 @@ fn decode_cursor(cursor: &str, sort: &Sort) -> ApiResult<Vec<KeyValue>> {
 /// States a list operation's sort keys in its `sort` parameter, as a pattern of the keys the
 /// operation accepts (`-` for descending, comma-separated): the keys are documented from the
 /// same table the list is sorted by.
-pub fn document_sort_keys<S: Clone + Send + Sync + 'static>(
+pub fn document_sort_keys<S: Clone + Send + Sync + 'static, R>(
     mut router: utoipa_axum::router::OpenApiRouter<S>,
     path: &str,
-    keys: &[SortKey],
+    keys: &[SortKey<R>],
 ) -> utoipa_axum::router::OpenApiRouter<S> {
     use utoipa::openapi::schema::{ObjectBuilder, Type};
     let names = keys.iter().map(|k| k.name).collect::<Vec<_>>().join("|");
@@ -351,12 +346,12 @@ pub struct ListParams {
 }
 
 impl ListParams {
-    pub fn page_request(
+    pub fn page_request<R>(
         &self,
-        keys: &'static [SortKey],
+        keys: &'static [SortKey<R>],
         default_sort: &str,
-        tie_breaker: &'static SortKey,
-    ) -> ApiResult<PageRequest> {
+        tie_breaker: &'static SortKey<R>,
+    ) -> ApiResult<PageRequest<R>> {
         let sort = Sort::parse(self.sort.as_deref(), keys, default_sort, tie_breaker)?;
         PageRequest::new(self.limit, self.cursor.as_deref(), self.page, sort)
     }
@@ -386,25 +381,28 @@ pub struct ListResponse<T> {
 mod tests {
     use super::*;
 
-    static ID: SortKey = SortKey {
+    static ID: SortKey<Row> = SortKey {
         name: "id",
         column: "t.id",
         kind: KeyKind::Uuid,
+        value: |_| KeyValue::Uuid(Uuid::nil()),
     };
-    static KEYS: &[SortKey] = &[
+    static KEYS: &[SortKey<Row>] = &[
         SortKey {
             name: "name",
             column: "t.name",
             kind: KeyKind::Text,
+            value: |_| KeyValue::Text("松弛感".into()),
         },
         SortKey {
             name: "created_at",
             column: "t.created_at",
             kind: KeyKind::Time,
+            value: |_| KeyValue::Time(DateTime::UNIX_EPOCH),
         },
     ];
 
-    fn sort(raw: &str) -> ApiResult<Sort> {
+    fn sort(raw: &str) -> ApiResult<Sort<Row>> {
         Sort::parse(Some(raw), KEYS, "name", &ID)
     }
 
@@ -428,15 +426,6 @@ mod tests {
     }
 
     struct Row;
-    impl SortValues for Row {
-        fn sort_value(&self, key: &str) -> KeyValue {
-            match key {
-                "name" => KeyValue::Text("松弛感".into()),
-                "created_at" => KeyValue::Time(DateTime::UNIX_EPOCH),
-                _ => KeyValue::Uuid(Uuid::nil()),
-            }
-        }
-    }
 
     #[test]
     fn a_cursor_round_trips_only_with_its_own_sort() {
