@@ -190,8 +190,8 @@ pub(super) fn parse_status(text: &str) -> ApiResult<ArticleStatus> {
 
 /// A search ranks at most this many matches: the newest ones (by publication for live copies,
 /// by last change for working copies). Ranking reads each candidate's whole search vector
-/// (~6 KB for an 800-word article), so ranking every article a common word appears in (40,000
-/// of 100,000) took 700 ms; the newest 1,000 take ~40 ms. `total` counts the ranked set.
+/// (kilobytes per long article), so ranking every article a common word appears in grows with
+/// the archive; the newest 1,000 bound it (docs/PERFORMANCE.md). `total` counts the ranked set.
 pub(super) const SEARCH_CANDIDATES: i64 = 1000;
 
 /// The filters of a list, validated.
@@ -402,8 +402,8 @@ impl Filters {
 }
 
 /// The total of a live list without counting row by row where a maintained count or the
-/// page itself knows it. Counting the matches of a filter is what bounds a filtered list (a tag
-/// with 3,000 of 100,000 articles: ~360 counts/s against ~3,200 page queries/s).
+/// page itself knows it. Counting the matches of a filter costs far more than the page itself:
+/// it is what bounds a filtered list.
 pub(super) async fn live_total(
     state: &AppState,
     filters: &Filters,

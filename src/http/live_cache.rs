@@ -1,7 +1,7 @@
 //! Anonymous reads kept in memory until something public changes.
 //!
-//! PostgreSQL builds a 20-article home page about 4,400 times a second on this 2-core machine,
-//! whatever the service does; readers ask for the same few pages far more often than editors
+//! PostgreSQL alone builds a 20-article home page fewer times a second than readers ask for it
+//! (docs/PERFORMANCE.md), and readers ask for the same few pages far more often than editors
 //! change them. So a successful anonymous `GET` of articles, authors, tags or images is kept,
 //! whole and already compressed, and served again until:
 //!

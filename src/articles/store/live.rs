@@ -150,8 +150,8 @@ pub async fn remove_live(tx: &mut PgConnection, id: Uuid) -> ApiResult<()> {
 
 /// Changes to `article_count` of authors and tags: their published articles, kept in step by
 /// every publish and unpublish (so lists can sort by it) as the net +n/-n of the relations live
-/// copies gained or lost. Recounting instead read every live copy of each tag: an import of
-/// 5,000 articles spent most of its time there.
+/// copies gained or lost. Recounting instead read every live copy of each tag, which was most
+/// of an import's time.
 #[derive(Default)]
 pub(super) struct CountDeltas {
     authors: std::collections::BTreeMap<Uuid, i32>,

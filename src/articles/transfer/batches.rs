@@ -21,8 +21,8 @@ use super::importer::{Importer, line_keys};
 
 /// Batches written at the same time, each in its own transaction: while PostgreSQL works on
 /// one, Galley prepares another, and PostgreSQL gets a second core. A fourth keeps both cores
-/// busy while one batch folds a full pending list into the search index (measured: 3 → 4 took
-/// 100,000 lines from 46.9 to 45.4 s; peak RSS 66 → 89 MiB).
+/// busy while one batch folds a full pending list into the search index; more were no faster
+/// (figures in docs/PERFORMANCE.md).
 pub(super) const BATCHES_IN_FLIGHT: usize = 4;
 
 /// Imports NDJSON from `chunks`. `actor` is recorded on revisions and events (`None` for the

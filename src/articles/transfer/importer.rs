@@ -52,7 +52,7 @@ pub(super) struct PendingNew {
 }
 
 /// Changed articles waiting to be written in one go, the same way: alone, a changed line cost
-/// some fifteen statements, and a file changing 20,000 articles went at 704 lines/s.
+/// some fifteen statements (docs/PERFORMANCE.md has what that cost).
 #[derive(Default)]
 pub(super) struct PendingChanged {
     pub(super) slots: Vec<usize>,
@@ -366,8 +366,7 @@ impl<'a> Importer<'a> {
             .filter(|c| c.status == ArticleStatus::Published)
             .collect();
         // Last, because it ends by updating the counts of the batch's authors and tags, rows
-        // that every other batch in flight waits for until this one commits (measured: 100,000
-        // lines 1,881 → 2,065 lines/s).
+        // that every other batch in flight waits for until this one commits.
         store::put_live_many(tx, &self.state.media, &published).await
     }
 
