@@ -9,6 +9,8 @@ pub mod role;
 pub mod sessions;
 pub mod users;
 
+use anyhow::Context;
+
 use crate::{http::pagination::document_sort_keys, idempotency::once};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -53,28 +55,14 @@ pub async fn bootstrap_admin(state: &AppState) -> anyhow::Result<()> {
         admin.password.clone(),
         None,
     )
-    .map_err(|err| anyhow::anyhow!("GALLEY_BOOTSTRAP_ADMIN_*: {}", describe(&err)))?;
+    .context("the bootstrap admin (GALLEY_BOOTSTRAP_ADMIN_EMAIL, _PASSWORD, _NAME)")?;
     match users::insert_user(&state.db, &state.passwords, new).await {
         Ok(user) => {
             tracing::info!(user.id = %user.id, "bootstrap admin created");
             Ok(())
         }
-        Err(crate::http::error::ApiError::Conflict(_)) => Ok(()),
-        Err(err) => Err(anyhow::anyhow!(
-            "creating the bootstrap admin: {}",
-            describe(&err)
-        )),
-    }
-}
-
-/// A one-line account of an API error, for the command line.
-pub fn describe(err: &crate::http::error::ApiError) -> String {
-    match err {
-        crate::http::error::ApiError::Validation(errors) => errors
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect::<Vec<_>>()
-            .join("; "),
-        other => other.to_string(),
+        // Another process starting at the same time created it.
+        Err(users::InsertUserError::EmailTaken) => Ok(()),
+        Err(err) => Err(anyhow::Error::new(err).context("creating the bootstrap admin")),
     }
 }

@@ -96,21 +96,9 @@ impl clap::ValueEnum for Role {
 pub fn main() -> ExitCode {
     return_large_allocations_to_the_os();
     let cli = Cli::parse();
+    // Needs no configuration and no database: a client can be generated anywhere.
     if matches!(cli.command, Some(Command::Openapi)) {
-        use std::io::Write;
-        let docs = crate::app::router::document();
-        let written = docs.map_err(anyhow::Error::from).and_then(|docs| {
-            std::io::stdout()
-                .write_all(&docs.json)
-                .map_err(anyhow::Error::from)
-        });
-        return match written {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("error: writing the OpenAPI document: {err}");
-                ExitCode::FAILURE
-            }
-        };
+        return print_openapi();
     }
     if let Err(err) = dotenvy::dotenv()
         && !err.not_found()
@@ -146,42 +134,52 @@ pub fn main() -> ExitCode {
     }
 }
 
+fn print_openapi() -> ExitCode {
+    use std::io::Write;
+    let written = crate::app::router::document()
+        .map_err(anyhow::Error::from)
+        .and_then(|docs| Ok(std::io::stdout().write_all(&docs.json)?));
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: writing the OpenAPI document: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    let done = Ok(ExitCode::SUCCESS);
     match command {
+        Command::Serve => serve(config).await.and(done),
         Command::Import {
             file,
             dry_run,
             overwrite,
         } => import(config, &file, dry_run, overwrite).await,
-        other => run_command(other, config).await.map(|()| ExitCode::SUCCESS),
-    }
-}
-
-async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
-    match command {
-        Command::Serve => serve(config).await,
+        Command::Openapi => Ok(print_openapi()),
         Command::Migrate => {
             let pool = db::connect(&config).await?;
             db::migrate(&pool).await?;
             println!("database is migrated");
-            Ok(())
+            done
         }
         Command::User(UserCommand::Create { email, name, role }) => {
             let pool = db::connect(&config).await?;
             db::migrate(&pool).await?;
             let password = read_password()?;
             let new = users::NewUser::parse(&email, &name, role, password, None)
-                .map_err(|err| anyhow::anyhow!("{}", accounts::describe(&err)))?;
+                .context("the new user")?;
             let user = users::insert_user(&pool, &Passwords::new(), new)
                 .await
-                .map_err(|err| anyhow::anyhow!("{}", accounts::describe(&err)))?;
+                .context("creating the user")?;
             println!(
                 "created {} user {} ({})",
                 role.as_str(),
                 user.email,
                 user.id
             );
-            Ok(())
+            done
         }
         Command::Media(MediaCommand::Gc {
             min_age_secs,
@@ -199,15 +197,10 @@ async fn run_command(command: Command, config: Config) -> anyhow::Result<()> {
                 println!("{} {key}", if dry_run { "would remove" } else { "removed" });
             }
             println!("{} orphaned file(s)", orphans.len());
-            Ok(())
+            done
         }
-        Command::Export { file } => export(config, file.as_deref()).await,
-        Command::Import { .. } | Command::Openapi => unreachable_command(),
+        Command::Export { file } => export(config, file.as_deref()).await.and(done),
     }
-}
-
-fn unreachable_command() -> anyhow::Result<()> {
-    anyhow::bail!("this command is handled elsewhere")
 }
 
 async fn import(
@@ -240,7 +233,7 @@ async fn import(
         }
     })
     .await
-    .map_err(|err| anyhow::anyhow!("import stopped: {err}"))?;
+    .context("import stopped")?;
     if terminal {
         eprintln!();
     }
@@ -268,7 +261,7 @@ async fn export(config: Config, file: Option<&std::path::Path>) -> anyhow::Resul
     };
     let mut lines = std::pin::pin!(crate::articles::transfer::export(state));
     while let Some(chunk) = lines.next().await {
-        let chunk = chunk.map_err(|err| anyhow::anyhow!("export stopped: {err}"))?;
+        let chunk = chunk.context("export stopped")?;
         out.write_all(&chunk).await?;
     }
     out.flush().await?;

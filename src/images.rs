@@ -329,6 +329,7 @@ pub struct ListImagesQuery {
     unused: Option<bool>,
 }
 
+/// Dynamic SQL: one clause per filter given, each value bound.
 fn push_filters(qb: &mut QueryBuilder<Postgres>, query: &ListImagesQuery) {
     if let Some(q) = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         let escaped = q

@@ -102,6 +102,11 @@ impl Validator {
         }
     }
 
+    /// The field errors collected, for callers outside HTTP (the command line).
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.errors
+    }
+
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
             Ok(())

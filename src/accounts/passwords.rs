@@ -2,7 +2,10 @@
 //! minimum), run on the blocking pool behind a semaphore: a burst of logins can neither stall
 //! the async workers nor allocate 19 MiB per request without bound.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
 
 use anyhow::Context;
 use argon2::{
@@ -20,6 +23,8 @@ pub struct Passwords {
     /// Verified against when an email is unknown, so that answer takes as long as a wrong
     /// password and does not reveal which emails have accounts.
     dummy_hash: Arc<OnceCell<String>>,
+    /// Argon2 verifications run: every login attempt costs exactly one, known email or not.
+    verifications: Arc<AtomicU64>,
 }
 
 impl Default for Passwords {
@@ -34,6 +39,7 @@ impl Passwords {
         Self {
             permits: Arc::new(Semaphore::new(cores)),
             dummy_hash: Arc::new(OnceCell::new()),
+            verifications: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -96,7 +102,13 @@ impl Passwords {
         })
         .await
         .context("password verification task")??;
+        self.verifications.fetch_add(1, Ordering::Relaxed);
         Ok(exists && matches)
+    }
+
+    /// How many verifications this process has run.
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
     }
 
     async fn dummy_hash(&self) -> anyhow::Result<String> {

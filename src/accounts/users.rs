@@ -20,7 +20,7 @@ use super::{
 use crate::app::AppState;
 use crate::{
     http::{
-        error::{ApiError, ApiResult, ConstraintErrors, on_constraint},
+        error::{ApiError, ApiResult, ConstraintErrors, FieldError, on_constraint},
         extract::{ApiJson, ApiQuery, PathId},
         middleware::check_if_match,
         pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey},
@@ -152,6 +152,56 @@ pub struct NewUser {
     pub author_id: Option<Uuid>,
 }
 
+/// Why a new account's input is not one.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+pub struct InvalidUser(pub Vec<FieldError>);
+
+impl From<InvalidUser> for ApiError {
+    fn from(err: InvalidUser) -> Self {
+        ApiError::Validation(err.0)
+    }
+}
+
+/// Why inserting a user failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertUserError {
+    #[error("a user with this email already exists")]
+    EmailTaken,
+    #[error("no author with this id")]
+    NoSuchAuthor,
+    #[error("this author is already linked to another user")]
+    AuthorTaken,
+    #[error("hashing the password")]
+    Hash(#[source] anyhow::Error),
+    #[error(transparent)]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for InsertUserError {
+    fn from(err: sqlx::Error) -> Self {
+        match err.as_database_error().and_then(|e| e.constraint()) {
+            Some("users_email_key") => Self::EmailTaken,
+            Some("users_author_id_fkey") => Self::NoSuchAuthor,
+            Some("users_author_id_key") => Self::AuthorTaken,
+            _ => Self::Database(err),
+        }
+    }
+}
+
+impl From<InsertUserError> for ApiError {
+    fn from(err: InsertUserError) -> Self {
+        match err {
+            InsertUserError::EmailTaken | InsertUserError::AuthorTaken => {
+                ApiError::Conflict(err.to_string())
+            }
+            InsertUserError::NoSuchAuthor => ApiError::invalid("author_id", err.to_string()),
+            InsertUserError::Hash(err) => ApiError::Internal(err),
+            InsertUserError::Database(err) => err.into(),
+        }
+    }
+}
+
 impl NewUser {
     /// Validates raw input (API body or CLI flags) into a new account.
     pub fn parse(
@@ -160,7 +210,7 @@ impl NewUser {
         role: Role,
         password: String,
         author_id: Option<Uuid>,
-    ) -> ApiResult<Self> {
+    ) -> Result<Self, InvalidUser> {
         let mut v = Validator::new();
         let email = v.email("email", email);
         let name = v.text("name", name, 200);
@@ -168,7 +218,10 @@ impl NewUser {
         if let Err(message) = Passwords::check_policy(&password) {
             v.error("password", message);
         }
-        v.finish()?;
+        let errors = v.into_errors();
+        if !errors.is_empty() {
+            return Err(InvalidUser(errors));
+        }
         Ok(Self {
             email,
             name,
@@ -184,8 +237,11 @@ pub async fn insert_user(
     db: impl PgExecutor<'_>,
     passwords: &Passwords,
     new: NewUser,
-) -> ApiResult<User> {
-    let hash = passwords.hash(new.password).await?;
+) -> Result<User, InsertUserError> {
+    let hash = passwords
+        .hash(new.password)
+        .await
+        .map_err(InsertUserError::Hash)?;
     let row: UserRow = sqlx::query_as(concat!(
         r#"
         insert into users as u (id, email, name, role, password_hash, author_id)
@@ -200,8 +256,7 @@ pub async fn insert_user(
     .bind(hash)
     .bind(new.author_id)
     .fetch_one(db)
-    .await
-    .map_err(|err| on_constraint(err, USER_CONSTRAINTS))?;
+    .await?;
     Ok(row.into())
 }
 

@@ -259,16 +259,19 @@ pub(super) fn apply_update(
 /// The banner image with the caption and credit that override the image's own.
 pub(super) fn set_banner(v: &mut Validator, data: &mut ArticleData, banner: BannerInput) {
     data.banner_image_id = Some(banner.image_id);
-    data.banner_caption = v.optional_text(
-        "banner.caption",
-        banner.caption,
-        crate::images::CAPTION_MAX_CHARS,
-    );
-    data.banner_credit = v.optional_text(
-        "banner.credit",
-        banner.credit,
-        crate::images::CREDIT_MAX_CHARS,
-    );
+    set_banner_texts(v, data, banner.caption, banner.credit);
+}
+
+/// The banner's caption and credit, validated as an image's are.
+fn set_banner_texts(
+    v: &mut Validator,
+    data: &mut ArticleData,
+    caption: Option<String>,
+    credit: Option<String>,
+) {
+    data.banner_caption =
+        v.optional_text("banner.caption", caption, crate::images::CAPTION_MAX_CHARS);
+    data.banner_credit = v.optional_text("banner.credit", credit, crate::images::CREDIT_MAX_CHARS);
 }
 
 /// What an import line describes: its working copy, validated like a create, and the authors
@@ -319,16 +322,7 @@ pub(super) fn from_line(
             }
             None => {}
         }
-        data.banner_caption = v.optional_text(
-            "banner.caption",
-            banner.caption,
-            crate::images::CAPTION_MAX_CHARS,
-        );
-        data.banner_credit = v.optional_text(
-            "banner.credit",
-            banner.credit,
-            crate::images::CREDIT_MAX_CHARS,
-        );
+        set_banner_texts(v, &mut data, banner.caption, banner.credit);
     }
     data.featured = line.featured.unwrap_or(false);
     // Parsed here, not by serde, so that a bad status is one field error among the line's

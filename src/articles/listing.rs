@@ -266,7 +266,8 @@ impl Filters {
 
     /// `from … where …` for the view. `a`/`l` stays the alias so sort keys read the same with
     /// or without search. A search selects its candidates (filtered, newest first, at most
-    /// `SEARCH_CANDIDATES`) and ranks them; `matches` is the size of that set.
+    /// `SEARCH_CANDIDATES`) and ranks them; `matches` is the size of that set. Dynamic SQL:
+    /// table and alias from `view`, one clause per filter given, each value bound.
     fn push_source(&self, qb: &mut QueryBuilder<Postgres>, view: View) {
         let (table, p, recency) = match view {
             View::Live => ("live_articles", "l", "l.published_at"),

@@ -165,15 +165,8 @@ pub async fn import_articles(
     body: Body,
 ) -> ApiResult<Json<ImportReport>> {
     principal.require(Role::Editor)?;
-    let ndjson = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            let v = v.trim();
-            v.eq_ignore_ascii_case("application/x-ndjson")
-                || v.eq_ignore_ascii_case("application/jsonl")
-        });
+    let ndjson = crate::http::extract::media_type(&headers)
+        .is_some_and(|v| v == "application/x-ndjson" || v == "application/jsonl");
     if !ndjson {
         return Err(ApiError::UnsupportedMediaType(
             "expected Content-Type: application/x-ndjson".into(),

@@ -124,18 +124,27 @@ pub fn truncate(text: String) -> String {
     }
 }
 
+/// The request's media type, lowercased and without parameters (`multipart/form-data` for
+/// `multipart/form-data; boundary=…`): every content-type check goes through here.
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    Some(
+        value
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase(),
+    )
+}
+
 fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
-    };
-    let essence = value.split(';').next().unwrap_or_default().trim();
-    essence.eq_ignore_ascii_case("application/json")
-        || (essence.len() > 17
-            && essence[..12].eq_ignore_ascii_case("application/")
-            && essence.to_ascii_lowercase().ends_with("+json"))
+    media_type(headers).is_some_and(|essence| {
+        essence == "application/json"
+            || (essence.starts_with("application/")
+                && essence.len() > 17
+                && essence.ends_with("+json"))
+    })
 }
 
 /// serde_json appends "at line 1 column 7" to messages; the field path says more.

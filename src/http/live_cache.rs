@@ -30,7 +30,7 @@ use axum::{
     extract::{Request, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     middleware::Next,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use quick_cache::{Weighter, sync::Cache};
 use sqlx::{PgPool, postgres::PgListener};
@@ -229,10 +229,11 @@ pub async fn layer(
     let body = match to_bytes(body, usize::MAX).await {
         Ok(body) => body,
         Err(err) => {
+            // Logged here, once: nothing else saw this failure.
             return crate::http::error::ApiError::Internal(anyhow::anyhow!(
                 "buffering a response: {err}"
             ))
-            .into_response_unlogged();
+            .into_response();
         }
     };
     if body.len() > inner.max_entry_bytes {

@@ -148,7 +148,7 @@ pub fn etag_of(bytes: &[u8]) -> String {
 }
 
 /// `If-None-Match` uses the weak comparison (RFC 9110 §13.1.2): `W/` prefixes are ignored.
-pub(crate) fn etag_matches(header_value: &HeaderValue, etag: &str) -> bool {
+pub fn etag_matches(header_value: &HeaderValue, etag: &str) -> bool {
     let Ok(list) = header_value.to_str() else {
         return false;
     };

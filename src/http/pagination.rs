@@ -4,6 +4,10 @@
 //! Keyset paging is the default because its cost does not grow with depth; `page` exists for
 //! admin tables that jump to page N. A cursor remembers the sort it was made for, so a client
 //! cannot combine a cursor with a different sort and silently skip rows.
+//!
+//! With the lists' filters, this is the SQL Galley builds at run time (every other statement is
+//! static text): the keyset condition and `order by` come from the `SortKey` table, never from
+//! the client, and every value is a bound parameter.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};

@@ -13,24 +13,12 @@ pub enum Patch<T> {
 }
 
 impl<T> Patch<T> {
-    pub fn is_missing(&self) -> bool {
-        matches!(self, Self::Missing)
-    }
-
     /// The new value of a nullable field, given its current one.
     pub fn apply(self, current: Option<T>) -> Option<T> {
         match self {
             Self::Missing => current,
             Self::Null => None,
             Self::Value(v) => Some(v),
-        }
-    }
-
-    pub fn as_ref(&self) -> Patch<&T> {
-        match self {
-            Self::Missing => Patch::Missing,
-            Self::Null => Patch::Null,
-            Self::Value(v) => Patch::Value(v),
         }
     }
 

@@ -51,11 +51,7 @@ pub async fn get_media_file(
 
     let not_modified = headers
         .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|list| {
-            list.split(',')
-                .any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*")
-        });
+        .is_some_and(|wanted| crate::http::middleware::etag_matches(wanted, &etag));
     if not_modified {
         return Ok((StatusCode::NOT_MODIFIED, response_headers).into_response());
     }

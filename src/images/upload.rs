@@ -38,19 +38,17 @@ pub struct Upload {
 
 /// Reads the multipart body of `request`.
 pub async fn receive(request: Request, max_bytes: u64) -> ApiResult<Upload> {
-    let content_type = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !content_type
-        .to_ascii_lowercase()
-        .starts_with("multipart/form-data")
+    if crate::http::extract::media_type(request.headers()).as_deref() != Some("multipart/form-data")
     {
         return Err(ApiError::UnsupportedMediaType(
             "expected Content-Type: multipart/form-data with a `file` part".into(),
         ));
     }
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     let boundary = boundary_of(content_type)
         .ok_or_else(|| ApiError::bad_request("the multipart Content-Type has no boundary"))?;
     let mut guard = Guard::new(&boundary, max_bytes + FORM_OVERHEAD_BYTES);

@@ -38,10 +38,21 @@ impl TestApp {
         Self::with_config(pool, |_| {})
     }
 
+    /// The app with the in-process cache of anonymous reads on, following notifications as in
+    /// production (`until_active` in the cache tests waits for its listener).
+    pub fn with_live_cache(pool: PgPool) -> Self {
+        Self::with_config(pool, |config| {
+            config.live_cache_bytes = Config::defaults().live_cache_bytes;
+        })
+    }
+
+    /// The cache is off unless `configure` turns it on: whether a read is served from it must
+    /// not depend on when its listener happened to connect, except in the tests about it.
     pub fn with_config(pool: PgPool, configure: impl FnOnce(&mut Config)) -> Self {
         let media_dir = tempfile::tempdir().expect("media dir");
         let mut config = Config::defaults();
         config.media.dir = media_dir.path().to_owned();
+        config.live_cache_bytes = 0;
         configure(&mut config);
         let state = AppState::new(pool.clone(), config).expect("app state");
         state.live_cache.spawn_listener(pool.clone());

@@ -77,7 +77,7 @@ async fn rename_silently(pool: &PgPool, slug: &str, title: &str) {
 
 #[sqlx::test]
 async fn anonymous_reads_are_kept_until_a_change_is_committed_anywhere(pool: PgPool) {
-    let app = TestApp::new(pool.clone());
+    let app = TestApp::with_live_cache(pool.clone());
     let editor = app.token_for(Role::Editor).await;
     until_active(&app).await;
     let slug = published(&app, &editor, "First title").await;
@@ -133,8 +133,8 @@ async fn anonymous_reads_are_kept_until_a_change_is_committed_anywhere(pool: PgP
 
 #[sqlx::test]
 async fn a_write_in_one_process_reaches_the_readers_of_another(pool: PgPool) {
-    let reader = TestApp::new(pool.clone());
-    let writer = TestApp::new(pool.clone());
+    let reader = TestApp::with_live_cache(pool.clone());
+    let writer = TestApp::with_live_cache(pool.clone());
     let editor = writer.token_for(Role::Editor).await;
     until_active(&reader).await;
     let slug = published(&writer, &editor, "Before").await;
@@ -189,7 +189,7 @@ async fn a_write_in_one_process_reaches_the_readers_of_another(pool: PgPool) {
 
 #[sqlx::test]
 async fn nothing_is_kept_while_notifications_could_be_missed(pool: PgPool) {
-    let app = TestApp::new(pool.clone());
+    let app = TestApp::with_live_cache(pool.clone());
     let editor = app.token_for(Role::Editor).await;
     until_active(&app).await;
     let slug = published(&app, &editor, "Kept").await;
