@@ -270,7 +270,7 @@ async fn find(
         .await
 }
 
-/// The images with these ids, in one query (for embedding in authors and, later, articles).
+/// The images with these ids, in one query (for embedding in authors and articles).
 pub async fn find_many(
     db: impl PgExecutor<'_>,
     media: &Media,

@@ -31,7 +31,7 @@ pub async fn insert(
     data: &mut ArticleData,
     explicit_slug: bool,
 ) -> ApiResult<()> {
-    let pool_free = if explicit_slug {
+    let explicit = if explicit_slug {
         Some(data.slug.clone())
     } else {
         None
@@ -41,7 +41,7 @@ pub async fn insert(
     // helper; one savepoint per attempt keeps a unique violation from aborting the transaction.
     let mut attempts = 0;
     loop {
-        if pool_free.is_none() {
+        if explicit.is_none() {
             let base = slug::SlugTable::Articles.slugify(&title);
             data.slug = slug::first_free(&mut *tx, slug::SlugTable::Articles, &base).await?;
         }
@@ -63,7 +63,7 @@ pub async fn insert(
                     .as_database_error()
                     .and_then(|e| e.constraint())
                     .is_some_and(|c| c == "articles_slug_key");
-                match (slug_taken, &pool_free) {
+                match (slug_taken, &explicit) {
                     (true, Some(slug)) => {
                         return Err(ApiError::Conflict(format!("slug '{slug}' is taken")));
                     }
