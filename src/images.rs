@@ -5,6 +5,7 @@
 //! metadata survives. Files are written before the row is inserted: a row never points at a
 //! missing file; files without a row (a crash in between) are removed by `galley media gc`.
 
+use crate::http::{extract::ListQuery, pagination::ListParams};
 mod create;
 use create::remove_files;
 pub mod media;
@@ -38,11 +39,9 @@ use crate::{
     config::MediaConfig,
     http::{
         error::{ApiError, ApiResult, Problem},
-        extract::{ApiJson, ApiQuery, PathId},
+        extract::{ApiJson, PathId},
         middleware::check_if_match,
-        pagination::{
-            KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey, document_sort_keys,
-        },
+        pagination::{KeyKind, KeyValue, ListResponse, SortKey, document_sort_keys},
         patch::Patch,
         route_policy::{
             Policy::{PublicRead, Streaming},
@@ -313,16 +312,6 @@ pub async fn get_image(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListImagesQuery {
-    /// Page size, 1–100 (default 20; larger values are clamped).
-    #[param(minimum = 1)]
-    limit: Option<i64>,
-    /// Opaque cursor from `meta.next_cursor`.
-    cursor: Option<String>,
-    /// 1-based page number, an alternative to `cursor`.
-    #[param(minimum = 1)]
-    page: Option<i64>,
-    /// `created_at` (default `-created_at`).
-    sort: Option<String>,
     /// Words to find in alt text, caption or credit (case-insensitive).
     q: Option<String>,
     /// `true`: only images nothing uses (safe to delete); `false`: only images in use.
@@ -352,17 +341,16 @@ fn push_filters(qb: &mut QueryBuilder<Postgres>, query: &ListImagesQuery) {
 }
 
 /// List the image library (signed in). Sort key: `created_at` (default `-created_at`).
-#[utoipa::path(get, path = "/v1/images", tag = "images", params(ListImagesQuery),
+#[utoipa::path(get, path = "/v1/images", tag = "images", params(ListParams, ListImagesQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "A page of images", body = ListResponse<Image>)))]
 pub async fn list_images(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    ApiQuery(query): ApiQuery<ListImagesQuery>,
+    ListQuery(paging, query): ListQuery<ListImagesQuery>,
 ) -> ApiResult<Json<ListResponse<Image>>> {
     principal.require(Role::Contributor)?;
-    let sort = Sort::parse(query.sort.as_deref(), SORT_KEYS, "-created_at", &ID_KEY)?;
-    let page = PageRequest::new(query.limit, query.cursor.as_deref(), query.page, sort)?;
+    let page = paging.page_request(SORT_KEYS, "-created_at", &ID_KEY)?;
     let mut select = QueryBuilder::new(format!("select {COLUMNS} from images i where true"));
     push_filters(&mut select, &query);
     page.push_sql(&mut select);

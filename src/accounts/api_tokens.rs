@@ -1,6 +1,7 @@
 //! API tokens for scripts and frontends: shown once at creation, stored as a hash, listed
 //! without secrets, revoked at once.
 
+use crate::http::{extract::ListQuery, pagination::ListParams};
 use axum::{
     Json,
     extract::State,
@@ -21,8 +22,8 @@ use crate::app::AppState;
 use crate::{
     http::{
         error::{ApiError, ApiResult},
-        extract::{ApiJson, ApiQuery, PathId},
-        pagination::{KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey},
+        extract::{ApiJson, PathId},
+        pagination::{KeyKind, KeyValue, ListResponse, SortKey},
     },
     validate::Validator,
 };
@@ -175,28 +176,18 @@ pub async fn create_token(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListTokensQuery {
-    /// Page size, 1–100 (default 20; larger values are clamped).
-    #[param(minimum = 1)]
-    limit: Option<i64>,
-    /// Opaque cursor from `meta.next_cursor`.
-    cursor: Option<String>,
-    /// 1-based page number (alternative to `cursor`).
-    #[param(minimum = 1)]
-    page: Option<i64>,
-    /// `created_at` or `name`, `-` for descending. Default `-created_at`.
-    sort: Option<String>,
     /// Admins only: the tokens of this user (default: everyone's for admins, else your own).
     user_id: Option<Uuid>,
 }
 
 /// List API tokens: your own, or (admin) anyone's. Secrets are never listed.
-#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", params(ListTokensQuery),
+#[utoipa::path(get, path = "/v1/tokens", tag = "tokens", params(ListParams, ListTokensQuery),
     security(("bearer" = [])),
     responses((status = 200, description = "A page of tokens", body = ListResponse<ApiToken>)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
     Auth(principal): Auth,
-    ApiQuery(query): ApiQuery<ListTokensQuery>,
+    ListQuery(paging, query): ListQuery<ListTokensQuery>,
 ) -> ApiResult<Json<ListResponse<ApiToken>>> {
     principal.require(Role::Contributor)?;
     let owner = if principal.role == Role::Admin {
@@ -209,8 +200,7 @@ pub async fn list_tokens(
         }
         Some(principal.user_id)
     };
-    let sort = Sort::parse(query.sort.as_deref(), SORT_KEYS, "-created_at", &ID_KEY)?;
-    let page = PageRequest::new(query.limit, query.cursor.as_deref(), query.page, sort)?;
+    let page = paging.page_request(SORT_KEYS, "-created_at", &ID_KEY)?;
     let mut qb = sqlx::QueryBuilder::new(format!("select {COLUMNS} from api_tokens t where ("));
     qb.push_bind(owner).push("::uuid is null or t.user_id = ");
     qb.push_bind(owner).push(")");

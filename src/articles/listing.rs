@@ -1,6 +1,7 @@
 //! The article lists: live copies for the public, working copies for editors, filters,
 //! search and sort keys.
 
+use crate::http::{extract::ListQuery, pagination::ListParams};
 use axum::{
     Json,
     extract::State,
@@ -23,8 +24,7 @@ use crate::{
     accounts::{auth::ReadAccess, role::Role},
     http::{
         error::{ApiError, ApiResult},
-        extract::ApiQuery,
-        pagination::{KeyKind, KeyValue, ListResponse, PageRequest, Sort, SortKey},
+        pagination::{KeyKind, KeyValue, ListResponse, SortKey},
     },
 };
 
@@ -62,17 +62,6 @@ pub struct ListArticlesQuery {
     /// `body`: include `body` and `body_html` in each item.
     #[param(pattern = "^body$")]
     include: Option<String>,
-    /// Page size, 1–100 (default 20; larger values are clamped).
-    #[param(minimum = 1)]
-    limit: Option<i64>,
-    /// Opaque cursor from `meta.next_cursor`.
-    cursor: Option<String>,
-    /// 1-based page number, an alternative to `cursor`.
-    #[param(minimum = 1)]
-    page: Option<i64>,
-    /// `published_at` (default `-published_at`; working copies default to `-updated_at`),
-    /// `updated_at`, `created_at`, `title`; with `q` also `rank` (the default then, `-rank`).
-    sort: Option<String>,
 }
 
 /// With `q`, relevance (`rank`) is a sort key too; without, the same keys less `rank`.
@@ -439,13 +428,13 @@ pub(super) fn split_list(raw: &Option<String>) -> Option<Vec<String>> {
 /// List articles: live copies of published articles (anyone), or working copies
 /// (`view=working`, signed in), filtered and searched. Lists leave out `body` unless
 /// `include=body`.
-#[utoipa::path(get, path = "/v1/articles", tag = "articles", params(ListArticlesQuery),
+#[utoipa::path(get, path = "/v1/articles", tag = "articles", params(ListParams, ListArticlesQuery),
     security((), ("bearer" = [])),
     responses((status = 200, description = "A page of articles", body = ListResponse<Article>)))]
 pub async fn list_articles(
     State(state): State<AppState>,
     ReadAccess(principal): ReadAccess,
-    ApiQuery(query): ApiQuery<ListArticlesQuery>,
+    ListQuery(paging, query): ListQuery<ListArticlesQuery>,
 ) -> ApiResult<Response> {
     let include_body = match query.include.as_deref() {
         None | Some("") => false,
@@ -459,12 +448,12 @@ pub async fn list_articles(
     let view = query.view.unwrap_or(View::Live);
     let filters = Filters::from_query(&query, view)?;
     match view {
-        View::Live => list_live(&state, &query, filters, include_body).await,
+        View::Live => list_live(&state, &paging, filters, include_body).await,
         View::Working => {
             let principal =
                 principal.ok_or(ApiError::Unauthorized("sign in to see working copies"))?;
             principal.require(Role::Contributor)?;
-            list_working(&state, &query, filters, include_body).await
+            list_working(&state, &paging, filters, include_body).await
         }
     }
 }
@@ -513,7 +502,7 @@ impl Filters {
 /// A page of live copies: their stored JSON spliced into the envelope, never parsed.
 async fn list_live(
     state: &AppState,
-    query: &ListArticlesQuery,
+    paging: &ListParams,
     mut filters: Filters,
     include_body: bool,
 ) -> ApiResult<Response> {
@@ -523,8 +512,7 @@ async fn list_live(
     } else {
         (LIVE_SORT_KEYS, "-published_at")
     };
-    let sort = Sort::parse(query.sort.as_deref(), keys, default_sort, &LIVE_ID)?;
-    let page = PageRequest::new(query.limit, query.cursor.as_deref(), query.page, sort)?;
+    let page = paging.page_request(keys, default_sort, &LIVE_ID)?;
     // Dynamic SQL: the stored column to read (with or without the body), then the filters'
     // clauses, each value bound.
     let column = if include_body {
@@ -559,7 +547,7 @@ async fn list_live(
 /// total, one for authors and tags, one for images.
 async fn list_working(
     state: &AppState,
-    query: &ListArticlesQuery,
+    paging: &ListParams,
     filters: Filters,
     include_body: bool,
 ) -> ApiResult<Response> {
@@ -569,8 +557,7 @@ async fn list_working(
     } else {
         (WORKING_SORT_KEYS, "-updated_at")
     };
-    let sort = Sort::parse(query.sort.as_deref(), keys, default_sort, &WORKING_ID)?;
-    let page = PageRequest::new(query.limit, query.cursor.as_deref(), query.page, sort)?;
+    let page = paging.page_request(keys, default_sort, &WORKING_ID)?;
     let mut select: QueryBuilder<Postgres> =
         QueryBuilder::new(format!("select {}, a.rank, ", store::COLUMNS));
     if searching {

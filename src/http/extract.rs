@@ -1,5 +1,7 @@
 //! Extractors whose rejections are our problem responses, never axum's plain text.
 
+use std::borrow::Cow;
+
 use axum::{
     body::Bytes,
     extract::{FromRequest, FromRequestParts, RawPathParams, Request},
@@ -8,6 +10,7 @@ use axum::{
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use super::pagination::ListParams;
 use super::{
     error::{ApiError, FieldError},
     strict::{Strict, has_nul_escape, nul_path},
@@ -178,33 +181,64 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or_default();
-        if let Some((name, _)) = form_urlencoded::parse(query.as_bytes())
-            .find(|(name, value)| name.contains('\0') || value.contains('\0'))
-        {
-            return Err(ApiError::bad_request(truncate(format!(
-                "invalid query parameter '{}': {NUL_MESSAGE}",
-                name.replace('\0', "%00")
-            ))));
-        }
-        let deserializer =
-            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(deserializer)
-            .map(ApiQuery)
-            .map_err(|err| {
-                let path = err.path().to_string();
-                let message = err
-                    .into_inner()
-                    .to_string()
-                    .replace("unknown field", "unknown query parameter");
-                if path == "." {
-                    ApiError::bad_request(truncate(format!("invalid query: {message}")))
-                } else {
-                    ApiError::bad_request(truncate(format!(
-                        "invalid query parameter '{path}': {message}"
-                    )))
-                }
-            })
+        reject_nul_in_query(query)?;
+        deserialize_query(query).map(ApiQuery)
     }
+}
+
+/// A list's query: the paging parameters every list shares (`ListParams`: `limit`, `cursor`,
+/// `page`, `sort`) and the list's own filters `T`. Both are held to `ApiQuery`'s rules; a
+/// parameter neither knows is a `400`. Document the operation with `params(ListParams, T)`.
+pub struct ListQuery<T>(pub ListParams, pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ListQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        reject_nul_in_query(query)?;
+        let (paging, own): (Vec<_>, Vec<_>) = form_urlencoded::parse(query.as_bytes())
+            .partition(|(name, _)| ListParams::NAMES.contains(&name.as_ref()));
+        let encode = |pairs: Vec<(Cow<'_, str>, Cow<'_, str>)>| {
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs)
+                .finish()
+        };
+        let paging = deserialize_query(&encode(paging))?;
+        let own = deserialize_query(&encode(own))?;
+        Ok(ListQuery(paging, own))
+    }
+}
+
+fn reject_nul_in_query(query: &str) -> Result<(), ApiError> {
+    match form_urlencoded::parse(query.as_bytes())
+        .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+    {
+        Some((name, _)) => Err(ApiError::bad_request(truncate(format!(
+            "invalid query parameter '{}': {NUL_MESSAGE}",
+            name.replace('\0', "%00")
+        )))),
+        None => Ok(()),
+    }
+}
+
+fn deserialize_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let deserializer =
+        serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let message = err
+            .into_inner()
+            .to_string()
+            .replace("unknown field", "unknown query parameter");
+        if path == "." {
+            ApiError::bad_request(truncate(format!("invalid query: {message}")))
+        } else {
+            ApiError::bad_request(truncate(format!(
+                "invalid query parameter '{path}': {message}"
+            )))
+        }
+    })
 }
 
 /// A resource addressed by UUID only.

@@ -350,6 +350,9 @@ pub struct ListParams {
 }
 
 impl ListParams {
+    /// The parameter names, which `ListQuery` tells from a list's own.
+    pub const NAMES: [&'static str; 4] = ["limit", "cursor", "page", "sort"];
+
     pub fn page_request<R>(
         &self,
         keys: &'static [SortKey<R>],
