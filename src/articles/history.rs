@@ -34,8 +34,8 @@ pub async fn record(
     action: RevisionAction,
     actor: Option<Uuid>,
     keep: u32,
-) -> ApiResult<()> {
-    Ok(record_many(tx, &[data], action, actor, keep).await?)
+) -> sqlx::Result<()> {
+    record_many(tx, &[data], action, actor, keep).await
 }
 
 /// `record` for many articles at once, in three statements.

@@ -8,12 +8,13 @@ use super::super::{
     model::{ArticleData, Embeds, render},
     search::SearchVector,
 };
-use crate::{
-    http::error::{ApiError, ApiResult, on_constraint},
-    images::Media,
-};
+use crate::images::Media;
 
-use super::{rows::embeds, write::search_vector};
+use super::{
+    error::{StoreError, StoreResult},
+    rows::embeds,
+    write::search_vector,
+};
 
 /// Takes the live copy from `published`, the working copy as just saved in this transaction
 /// (status `published`).
@@ -21,14 +22,12 @@ pub async fn put_live(
     tx: &mut PgConnection,
     media: &Media,
     published: &ArticleData,
-) -> ApiResult<()> {
+) -> StoreResult<()> {
     put_live_many(tx, media, &[published]).await.map_err(|err| {
-        on_constraint(
-            err,
-            &[("live_articles_slug_key", || {
-                ApiError::Conflict("a published article already has this slug".into())
-            })],
-        )
+        match err.as_database_error().and_then(|e| e.constraint()) {
+            Some("live_articles_slug_key") => StoreError::LiveSlugTaken,
+            _ => StoreError::Database(err),
+        }
     })
 }
 
@@ -133,7 +132,7 @@ pub(super) fn rendered(copy: &ArticleData, embeds: &Embeds) -> sqlx::Result<(Str
 }
 
 /// Removes the live copy (unpublish, archive, delete) and adjusts its authors' and tags' counts.
-pub async fn remove_live(tx: &mut PgConnection, id: Uuid) -> ApiResult<()> {
+pub async fn remove_live(tx: &mut PgConnection, id: Uuid) -> StoreResult<()> {
     let removed: Option<(Vec<Uuid>, Vec<Uuid>)> = sqlx::query_as(
         "delete from live_articles where article_id = $1 returning author_ids, tag_ids",
     )
@@ -211,7 +210,7 @@ pub async fn rerender_live(
     tx: &mut PgConnection,
     media: &Media,
     changed: Embedded,
-) -> ApiResult<()> {
+) -> StoreResult<()> {
     let (sql, id) = match changed {
         Embedded::Author(id) => (
             "select article_id from live_articles where author_ids @> array[$1::uuid]",
@@ -236,7 +235,7 @@ pub async fn drop_tag_from_live(
     tx: &mut PgConnection,
     media: &Media,
     tag_id: Uuid,
-) -> ApiResult<()> {
+) -> StoreResult<()> {
     let ids: Vec<Uuid> = sqlx::query_scalar(
         "update live_articles set tag_ids = array_remove(tag_ids, $1) \
          where tag_ids @> array[$1] returning article_id",
@@ -253,7 +252,7 @@ pub(super) async fn rerender_ids(
     tx: &mut PgConnection,
     media: &Media,
     ids: &[Uuid],
-) -> ApiResult<()> {
+) -> StoreResult<()> {
     if ids.is_empty() {
         return Ok(());
     }

@@ -10,10 +10,7 @@ use super::super::{
     body::{self},
     model::{ArticleData, NewRef, RefInput},
 };
-use crate::{
-    http::error::{ApiResult, FieldError},
-    slug,
-};
+use crate::{http::error::FieldError, slug};
 
 /// Authors and tags an import already found, by kind and slug: most lines of a file name the
 /// same few, and looking each up again was most of the statements of an unchanged re-run.
@@ -113,7 +110,7 @@ pub async fn resolve_refs(
     refs: &[RefInput],
     errors: &mut Vec<FieldError>,
     mut cache: Option<&mut RefCache>,
-) -> ApiResult<Vec<Uuid>> {
+) -> sqlx::Result<Vec<Uuid>> {
     let mut ids = Vec::with_capacity(refs.len());
     for (i, entry) in refs.iter().enumerate() {
         let path = format!("{}[{i}]", kind.field());

@@ -8,29 +8,15 @@ use super::super::{
     model::ArticleData,
     search::SearchVector,
 };
-use crate::{
-    http::error::{ApiError, ApiResult, ConstraintErrors, on_constraint},
-    slug,
-};
-
-pub(super) const SAVE_CONSTRAINTS: ConstraintErrors = &[
-    ("articles_external_id_key", || {
-        ApiError::Conflict("another article has this external_id".into())
-    }),
-    ("articles_banner_image_id_fkey", || {
-        ApiError::invalid("banner.image_id", "no image with this id")
-    }),
-    ("article_body_images_image_id_fkey", || {
-        ApiError::invalid("body", "an image used in the body no longer exists")
-    }),
-];
+use super::error::{StoreError, StoreResult};
+use crate::slug;
 
 /// Inserts a new working copy with a unique slug (`409` for a taken explicit one).
 pub async fn insert(
     tx: &mut PgConnection,
     data: &mut ArticleData,
     explicit_slug: bool,
-) -> ApiResult<()> {
+) -> StoreResult<()> {
     let explicit = if explicit_slug {
         Some(data.slug.clone())
     } else {
@@ -65,10 +51,10 @@ pub async fn insert(
                     .is_some_and(|c| c == "articles_slug_key");
                 match (slug_taken, &explicit) {
                     (true, Some(slug)) => {
-                        return Err(ApiError::Conflict(format!("slug '{slug}' is taken")));
+                        return Err(StoreError::SlugTaken(slug.clone()));
                     }
                     (true, None) if attempts < 5 => attempts += 1,
-                    _ => return Err(on_constraint(err, SAVE_CONSTRAINTS)),
+                    _ => return Err(StoreError::from_save(err)),
                 }
             }
         }
@@ -117,14 +103,14 @@ pub async fn insert_many(
 }
 
 /// Saves the working copy's fields and relations.
-pub async fn update(tx: &mut PgConnection, data: &ArticleData) -> ApiResult<()> {
+pub async fn update(tx: &mut PgConnection, data: &ArticleData) -> StoreResult<()> {
     write_rows(&mut *tx, &[data], false, UPDATE_ROWS)
         .await
         .map_err(|err| {
             if err.as_database_error().and_then(|e| e.constraint()) == Some("articles_slug_key") {
-                ApiError::Conflict(format!("slug '{}' is taken", data.slug))
+                StoreError::SlugTaken(data.slug.clone())
             } else {
-                on_constraint(err, SAVE_CONSTRAINTS)
+                StoreError::from_save(err)
             }
         })?;
     sync_relations(tx, &[data], true).await
@@ -271,10 +257,10 @@ pub(super) async fn sync_relations(
     tx: &mut PgConnection,
     copies: &[&ArticleData],
     replace: bool,
-) -> ApiResult<()> {
+) -> StoreResult<()> {
     sync_relations_rows(tx, copies, replace)
         .await
-        .map_err(|err| on_constraint(err, SAVE_CONSTRAINTS))
+        .map_err(StoreError::from_save)
 }
 
 /// Bylines, tags and body images of `copies`, replacing what they had when `replace`: three

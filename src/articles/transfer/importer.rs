@@ -298,12 +298,12 @@ impl<'a> Importer<'a> {
                 Alone::New { explicit_slug } => {
                     match store::insert(tx, &mut data, explicit_slug).await {
                         Ok(()) => self.go_live(tx, &data, false).await,
-                        Err(err) => Err(err),
+                        Err(err) => Err(err.into()),
                     }
                 }
                 Alone::Changed { was_live } => match store::update(tx, &data).await {
                     Ok(()) => self.go_live(tx, &data, was_live).await,
-                    Err(err) => Err(err),
+                    Err(err) => Err(err.into()),
                 },
             };
             let end = match written {
