@@ -124,10 +124,17 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    let serving = matches!(command, Command::Serve);
+    match runtime.block_on(run(command, config)) {
         Ok(code) => code,
-        Err(err) => {
+        // Said once: the server's failure as a log line (its logs may be JSON for a collector),
+        // a command's as a message for the person who ran it.
+        Err(err) if serving => {
             tracing::error!(error = format!("{err:#}"), "galley stopped");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }

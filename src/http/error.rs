@@ -213,8 +213,13 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
+        if is_outage(&err) {
+            // Not a bug: the client may retry, and the write it sent may or may not have
+            // committed (an idempotency key makes the retry safe). Logged once, at WARN.
+            tracing::warn!(error = %err, "the database is unavailable");
+            return Self::Unavailable("the database is not reachable");
+        }
         match err {
-            sqlx::Error::PoolTimedOut => Self::Unavailable("the database is not reachable"),
             // A backstop behind the input checks: a value PostgreSQL refuses to store (class 22,
             // "data exception": an invalid byte sequence, a number or date out of range) or one
             // past its limits (class 54, e.g. an index row too large) came from the request.
@@ -228,6 +233,25 @@ impl From<sqlx::Error> for ApiError {
             }
             other => Self::Internal(other.into()),
         }
+    }
+}
+
+/// Whether `err` means the database cannot be reached or is going away, rather than that this
+/// request is wrong: the pool timed out or closed, the connection broke (I/O, TLS, protocol,
+/// the worker gone), or PostgreSQL said so (class 08 connection exception; 57P01–57P03 admin
+/// shutdown, crash shutdown, cannot connect now; 53300 too many connections).
+pub fn is_outage(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P0") || code == "53300"
+        }),
+        _ => false,
     }
 }
 
@@ -257,6 +281,11 @@ impl ApiError {
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             Self::IdempotencyKeyInUse => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::Unavailable(_) => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -336,3 +365,20 @@ pub fn slug_error(err: crate::slug::SlugError, map: ConstraintErrors) -> ApiErro
 pub type ConstraintErrors = &'static [(&'static str, fn() -> ApiError)];
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_database_is_an_outage_and_a_missing_row_is_not() {
+        let broken = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(is_outage(&broken));
+        assert!(is_outage(&sqlx::Error::PoolClosed));
+        assert!(!is_outage(&sqlx::Error::RowNotFound));
+        assert_eq!(
+            ApiError::from(broken).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+}

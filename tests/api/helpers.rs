@@ -297,3 +297,19 @@ impl TestResponse {
         );
     }
 }
+
+/// The URL of database `name` on the server the tests use (`DATABASE_URL`), for tests that
+/// start the binary or create a database of their own.
+pub fn database_url(name: &str) -> String {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL names the test server");
+    let (base, query) = match base.split_once('?') {
+        Some((base, query)) => (base.to_owned(), format!("?{query}")),
+        None => (base, String::new()),
+    };
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority..].find('/') {
+        Some(slash) => &base[..authority + slash],
+        None => base.as_str(),
+    };
+    format!("{server}/{name}{query}")
+}

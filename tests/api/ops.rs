@@ -70,7 +70,7 @@ async fn a_database_migrated_by_a_newer_galley_is_refused(pool: PgPool) {
 async fn start_up_creates_a_missing_database(pool: PgPool) {
     let name = format!("galley_create_{}", uuid::Uuid::now_v7().simple());
     let mut config = Config::defaults();
-    config.database_url = format!("postgres://postgres@127.0.0.1:5432/{name}").into();
+    config.database_url = crate::helpers::database_url(&name).into();
     let created = db::connect(&config)
         .await
         .expect("connect creates the database");
@@ -491,7 +491,7 @@ async fn the_binary_migrates_creates_users_from_stdin_and_names_bad_config(pool:
         .get_database()
         .expect("db name")
         .to_owned();
-    let url = format!("postgres://postgres@127.0.0.1:5432/{database}");
+    let url = crate::helpers::database_url(&database);
     let bin = env!("CARGO_BIN_EXE_galley");
 
     let migrate = Command::new(bin)
@@ -551,4 +551,90 @@ async fn the_binary_migrates_creates_users_from_stdin_and_names_bad_config(pool:
         .expect("run");
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("GALLEY_BIND"));
+}
+
+#[sqlx::test]
+async fn logs_go_to_stderr_without_colour_and_stdout_carries_only_the_output(pool: PgPool) {
+    // A first run on a machine without the database: the command logs that it creates it,
+    // and its output must still be nothing but NDJSON.
+    let name = format!("galley_stdout_{}", uuid::Uuid::now_v7().simple());
+    let export = std::process::Command::new(env!("CARGO_BIN_EXE_galley"))
+        .arg("export")
+        .env("DATABASE_URL", crate::helpers::database_url(&name))
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run galley export");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database if exists {name} with (force)"
+    )))
+    .execute(&pool)
+    .await
+    .expect("drop");
+    assert!(export.status.success(), "{export:?}");
+    assert!(
+        export.stdout.is_empty(),
+        "no articles, no output: {export:?}"
+    );
+    let stderr = String::from_utf8_lossy(&export.stderr);
+    assert!(stderr.contains("creating the database"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour codes off a terminal: {stderr:?}"
+    );
+
+    // A failing command says why once, on stderr.
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_galley"))
+        .args(["import", "/nonexistent/file.ndjson"])
+        .env("DATABASE_URL", crate::helpers::database_url(&name))
+        .output()
+        .expect("run galley import");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database if exists {name} with (force)"
+    )))
+    .execute(&pool)
+    .await
+    .expect("drop");
+    assert!(!bad.status.success());
+    assert!(bad.stdout.is_empty(), "{bad:?}");
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(
+        stderr.matches("/nonexistent/file.ndjson").count(),
+        1,
+        "{stderr}"
+    );
+}
+
+#[sqlx::test]
+async fn a_connection_the_database_ends_mid_request_is_a_503_to_retry(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    // Hold the tags table so the list waits on it, then have PostgreSQL end that backend
+    // (57P01, as in a restart): the client must learn to retry, not see a bug.
+    let mut locker = pool.begin().await.expect("begin");
+    sqlx::query("lock table tags in access exclusive mode")
+        .execute(&mut *locker)
+        .await
+        .expect("lock");
+    let kill = async {
+        for _ in 0..500 {
+            let ended: Vec<bool> = sqlx::query_scalar(
+                "select pg_terminate_backend(pid) from pg_stat_activity \
+                 where datname = current_database() and wait_event_type = 'Lock' \
+                   and query ilike '%from tags%'",
+            )
+            .fetch_all(&pool)
+            .await
+            .expect("terminate");
+            if !ended.is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the request never waited on the lock");
+    };
+    let (response, ()) = tokio::join!(app.get("/v1/tags", None), kill);
+    locker.rollback().await.expect("rollback");
+    response.assert_problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    assert_eq!(response.header("retry-after"), Some("1"));
+    // The pool replaces the lost connection: the next request is answered.
+    assert_eq!(app.get("/v1/tags", None).await.status, StatusCode::OK);
 }

@@ -333,7 +333,7 @@ async fn two_processes_publish_a_batch_of_due_articles_exactly_once(pool: PgPool
         .connect_with(pool.connect_options().as_ref().clone())
         .await
         .expect("second pool");
-    let second = TestApp::new(other_pool);
+    let second = TestApp::new(other_pool.clone());
     let editor = first.token_for(Role::Editor).await;
     // Far enough ahead that 30 schedules fit before it on a loaded machine (the whole suite
     // runs at once on two cores).
@@ -372,6 +372,8 @@ async fn two_processes_publish_a_batch_of_due_articles_exactly_once(pool: PgPool
     }
     let live = first.get("/v1/articles?limit=100", None).await.json();
     assert_eq!(live["meta"]["total"], 30);
+    // Its connections would keep the test database from being dropped.
+    other_pool.close().await;
 }
 
 #[sqlx::test]
