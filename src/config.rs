@@ -176,10 +176,7 @@ impl Config {
         let bootstrap_admin = bootstrap_admin(&get)?;
 
         Ok(Self {
-            database_url: DatabaseUrl(
-                get("DATABASE_URL")
-                    .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/galley".into()),
-            ),
+            database_url: database_url(&get)?,
             db_max_connections: parse_num(&get, "GALLEY_DB_MAX_CONNECTIONS", 10, 1, 1000)?,
             bind: parse(
                 &get,
@@ -243,6 +240,21 @@ impl Config {
             bootstrap_admin,
             media: media(&get)?,
         })
+    }
+}
+
+/// `DATABASE_URL`: PostgreSQL's, since no other server would ever answer it.
+fn database_url(get: &impl Fn(&str) -> Option<String>) -> Result<DatabaseUrl, ConfigError> {
+    let url =
+        get("DATABASE_URL").unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/galley".into());
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(DatabaseUrl(url))
+    } else {
+        let scheme = url.split("://").next().unwrap_or_default();
+        Err(err(
+            "DATABASE_URL",
+            format!("'{scheme}://…' is not a PostgreSQL URL (postgres://user@host:port/database)"),
+        ))
     }
 }
 
@@ -524,6 +536,14 @@ mod tests {
         let documented = names(include_str!("../.env.example"));
         let read = names(include_str!("config.rs"));
         assert_eq!(documented, read);
+    }
+
+    #[test]
+    fn a_database_url_for_another_server_is_refused() {
+        let refused = with(&[("DATABASE_URL", "mysql://root@127.0.0.1:3306/galley")])
+            .expect_err("not PostgreSQL");
+        assert_eq!(refused.name, "DATABASE_URL");
+        assert!(with(&[("DATABASE_URL", "postgresql://db/galley")]).is_ok());
     }
 
     #[test]

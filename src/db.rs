@@ -18,16 +18,23 @@ pub(crate) use text_enum::text_enum;
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// Connects, creating the database first when it does not exist. Waits for the server while it
-/// is unreachable (a container starting beside us), so start-up order does not matter.
+/// is unreachable (a container starting beside us), so start-up order does not matter; an
+/// error that waiting cannot fix (a bad URL, a role that does not exist or may not create the
+/// database, a wrong password) ends at once with its cause.
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     let mut delay = Duration::from_millis(250);
     let mut attempts = 0;
     loop {
         match try_connect(config).await {
             Ok(pool) => return Ok(pool),
+            Err(err) if is_permanent(&err) => return Err(err),
             Err(err) if attempts < 40 => {
                 attempts += 1;
-                tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "database not ready");
+                tracing::warn!(
+                    error = format!("{err:#}"),
+                    retry_in_ms = delay.as_millis() as u64,
+                    "database not ready"
+                );
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
@@ -36,6 +43,22 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
             }
         }
     }
+}
+
+/// Whether retrying cannot help: the URL or the server is not PostgreSQL, or the server refused the
+/// role (class 28, invalid authorization), the database (3D000) or the permission to create it
+/// (42501).
+fn is_permanent(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|cause| cause.downcast_ref::<sqlx::Error>())
+        .any(|err| match err {
+            // Something that is not PostgreSQL answers at that address.
+            sqlx::Error::Configuration(_) | sqlx::Error::Protocol(_) => true,
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|code| code.starts_with("28") || code == "3D000" || code == "42501"),
+            _ => false,
+        })
 }
 
 async fn try_connect(config: &Config) -> anyhow::Result<PgPool> {

@@ -638,3 +638,24 @@ async fn a_connection_the_database_ends_mid_request_is_a_503_to_retry(pool: PgPo
     // The pool replaces the lost connection: the next request is answered.
     assert_eq!(app.get("/v1/tags", None).await.status, StatusCode::OK);
 }
+
+#[test]
+fn a_database_that_can_never_work_ends_the_start_at_once_with_its_cause() {
+    // The test server, as a role that does not exist.
+    let url = crate::helpers::database_url("galley_never");
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_galley"))
+        .arg("migrate")
+        .env(
+            "DATABASE_URL",
+            format!("{scheme}://no_such_role_for_galley@{host}"),
+        )
+        .output()
+        .expect("run galley migrate");
+    assert!(!migrate.status.success());
+    let stderr = String::from_utf8_lossy(&migrate.stderr);
+    assert!(stderr.contains("no_such_role_for_galley"), "{stderr}");
+    // Before, it retried 40 times, up to 5 s apart, logging no cause.
+    assert!(!stderr.contains("database not ready"), "{stderr}");
+}
