@@ -313,3 +313,13 @@ pub fn database_url(name: &str) -> String {
     };
     format!("{server}/{name}{query}")
 }
+
+/// Drops a database a test created itself (`sqlx::test` drops only its own).
+pub async fn drop_database(pool: &PgPool, name: &str) {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database if exists {name} with (force)"
+    )))
+    .execute(pool)
+    .await
+    .expect("drop the test's own database");
+}

@@ -85,12 +85,7 @@ async fn start_up_creates_a_missing_database(pool: PgPool) {
             .await
             .expect("query");
     assert!(exists);
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database {name} with (force)"
-    )))
-    .execute(&pool)
-    .await
-    .expect("drop");
+    crate::helpers::drop_database(&pool, &name).await;
 }
 
 /// Every operation in the document, as (METHOD, path).
@@ -564,12 +559,7 @@ async fn logs_go_to_stderr_without_colour_and_stdout_carries_only_the_output(poo
         .env_remove("NO_COLOR")
         .output()
         .expect("run galley export");
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {name} with (force)"
-    )))
-    .execute(&pool)
-    .await
-    .expect("drop");
+    crate::helpers::drop_database(&pool, &name).await;
     assert!(export.status.success(), "{export:?}");
     assert!(
         export.stdout.is_empty(),
@@ -588,12 +578,7 @@ async fn logs_go_to_stderr_without_colour_and_stdout_carries_only_the_output(poo
         .env("DATABASE_URL", crate::helpers::database_url(&name))
         .output()
         .expect("run galley import");
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database if exists {name} with (force)"
-    )))
-    .execute(&pool)
-    .await
-    .expect("drop");
+    crate::helpers::drop_database(&pool, &name).await;
     assert!(!bad.status.success());
     assert!(bad.stdout.is_empty(), "{bad:?}");
     let stderr = String::from_utf8_lossy(&bad.stderr);
