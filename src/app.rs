@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{
     Extension, Router,
-    extract::{DefaultBodyLimit, FromRef},
+    extract::{DefaultBodyLimit, FromRef, State},
     http::{HeaderValue, Method, Request, header},
 };
 use sqlx::PgPool;
@@ -21,6 +21,7 @@ use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
     set_header::SetResponseHeaderLayer,
+    timeout::RequestBodyTimeoutLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
 
@@ -29,12 +30,18 @@ use crate::{
     config::Config,
     http::{live_cache, middleware, openapi, request_id, route_policy::RoutePolicies},
     images::Media,
+    metrics::Metrics,
 };
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
+    /// The request pool.
     pub db: PgPool,
+    /// The scheduler's and the live cache's connections (`db::background_pool`); in tests the
+    /// request pool itself.
+    pub background: PgPool,
+    pub metrics: Arc<Metrics>,
     pub config: Arc<Config>,
     pub passwords: Passwords,
     pub media: Media,
@@ -44,13 +51,28 @@ pub struct AppState {
 impl AppState {
     /// Fails only when media storage cannot be prepared (e.g. the directory cannot be created).
     pub fn new(db: PgPool, config: Config) -> anyhow::Result<Self> {
+        let live_cache = live_cache::LiveCache::new(
+            config.live_cache_bytes,
+            config.live_cache_ttl,
+            config.live_cache_stale_if_error,
+        );
         Ok(Self {
-            live_cache: live_cache::LiveCache::new(config.live_cache_bytes, config.live_cache_ttl),
+            metrics: Arc::new(Metrics::new(&live_cache.counters())),
+            live_cache,
+            background: db.clone(),
             db,
             media: Media::new(&config.media)?,
             config: Arc::new(config),
             passwords: Passwords::new(),
         })
+    }
+}
+
+impl AppState {
+    /// Moves the background work onto its own pool.
+    #[must_use]
+    pub fn with_background(self, background: PgPool) -> Self {
+        Self { background, ..self }
     }
 }
 
@@ -64,11 +86,22 @@ impl FromRef<AppState> for Arc<Config> {
 pub fn app(state: AppState) -> anyhow::Result<Router> {
     let (router, doc, policies) = router::split();
     let docs = Arc::new(openapi::ApiDocs::build(doc)?);
-    Ok(with_middleware(
-        router.layer(Extension(docs)),
-        state,
-        policies,
-    ))
+    let router = router
+        .route("/metrics", axum::routing::get(crate::metrics::get_metrics))
+        .layer(Extension(docs));
+    Ok(with_middleware(router, state, policies))
+}
+
+/// `/metrics` alone, for `GALLEY_METRICS_BIND`.
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(|State(state): State<AppState>| async move {
+                crate::metrics::scrape(&state).await
+            }),
+        )
+        .with_state(state)
 }
 
 /// Wraps routes in the middleware stack. Public so tests can mount probe routes (a panicking or
@@ -106,6 +139,10 @@ pub fn with_middleware(
         .on_failure(());
 
     let stack = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track,
+        ))
         .layer(axum::middleware::from_fn(request_id::sanitize))
         .layer(SetRequestIdLayer::new(
             request_id::X_REQUEST_ID.clone(),
@@ -147,6 +184,8 @@ pub fn with_middleware(
             middleware::timeout,
         ))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        // Per frame: a slow upload that keeps moving may use the whole upload timeout.
+        .layer(RequestBodyTimeoutLayer::new(config.connections.body_idle))
         // Route middleware (Idempotency-Key) reaches the state through the request: an `Arc`,
         // so each request pays one reference count, not a copy of the state.
         .layer(Extension(Arc::new(state.clone())));

@@ -53,6 +53,9 @@ enum Command {
     Export { file: Option<std::path::PathBuf> },
     /// Print the OpenAPI document (what `GET /v1/openapi.json` serves); needs no database.
     Openapi,
+    /// Ask the server at GALLEY_BIND whether it is ready (`/readyz`); exit 0 if it is. For
+    /// container health checks, where no HTTP client may be installed.
+    Healthcheck,
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +210,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             done
         }
         Command::Export { file } => export(config, file.as_deref()).await.and(done),
+        Command::Healthcheck => crate::http::healthcheck(config.bind)
+            .await
+            .map(|()| ExitCode::SUCCESS),
     }
 }
 
@@ -308,18 +314,39 @@ fn read_password() -> anyhow::Result<String> {
 async fn serve(config: Config) -> anyhow::Result<()> {
     let pool = db::connect(&config).await?;
     db::migrate(&pool).await?;
+    let background = db::background_pool(&config)?;
     let bind = config.bind;
-    let state = AppState::new(pool, config)?;
-    state.live_cache.spawn_listener(state.db.clone());
+    let limits = http::ServeLimits::from(&config);
+    let metrics_bind = config.metrics.bind;
+    let state = AppState::new(pool, config)?.with_background(background.clone());
+    state.live_cache.spawn_listener(background);
     crate::articles::workflow::spawn_scheduler(state.clone(), state.config.scheduler_interval);
     accounts::bootstrap_admin(&state).await?;
+    if let Some(metrics_bind) = metrics_bind {
+        let listener = tokio::net::TcpListener::bind(metrics_bind)
+            .await
+            .with_context(|| format!("binding GALLEY_METRICS_BIND={metrics_bind}"))?;
+        tracing::info!(address = %metrics_bind, "metrics are served");
+        // Ends with the process: scrapes need no draining.
+        tokio::spawn(http::serve(
+            listener,
+            crate::app::metrics_app(state.clone()),
+            std::future::pending(),
+            limits,
+        ));
+    }
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .with_context(|| format!("binding GALLEY_BIND={bind}"))?;
     tracing::info!(address = %bind, "galley is serving");
-    http::serve(listener, crate::app::app(state)?, http::shutdown_signal())
-        .await
-        .context("serving HTTP")?;
-    tracing::info!("galley stopped cleanly");
+    http::serve(
+        listener,
+        crate::app::app(state)?,
+        http::shutdown_signal(),
+        limits,
+    )
+    .await
+    .context("serving HTTP")?;
+    tracing::info!("galley stopped");
     Ok(())
 }

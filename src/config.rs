@@ -65,6 +65,54 @@ pub struct Config {
     pub login_failure_window: Duration,
     pub bootstrap_admin: Option<BootstrapAdmin>,
     pub media: MediaConfig,
+    pub connections: ConnectionConfig,
+    pub db: DbConfig,
+    /// Anonymous reads served from memory while PostgreSQL is unreachable, if stored no longer
+    /// ago than this (zero: never).
+    pub live_cache_stale_if_error: Duration,
+    /// `stale-if-error` in public `Cache-Control` (zero leaves it out).
+    pub cache_stale_if_error_secs: u32,
+    pub metrics: MetricsConfig,
+}
+
+/// How long a client connection may rest, send a head or a body, and drain at shutdown.
+#[derive(Debug, Clone)]
+pub struct ConnectionConfig {
+    pub shutdown: Duration,
+    pub header_read: Duration,
+    pub keep_alive: Duration,
+    /// A request body or a response write that makes no progress for this long is cut.
+    pub body_idle: Duration,
+}
+
+/// How the database is waited for and how long it may keep a connection busy.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    /// How long start-up (any command) waits for an unreachable database before giving up.
+    pub wait: Duration,
+    /// A statement waiting this long for a lock fails (503) instead of holding its connection.
+    pub lock_timeout: Duration,
+    /// A transaction left idle this long (a frozen process) is ended by the server, releasing
+    /// its locks and claims.
+    pub idle_in_transaction: Duration,
+}
+
+/// Where `/metrics` is served: nowhere unless a token or an address is set.
+#[derive(Clone, Default)]
+pub struct MetricsConfig {
+    /// `/metrics` on the API's port, for `Authorization: Bearer` with this token.
+    pub token: Option<String>,
+    /// `/metrics` without a token on a listener of its own (e.g. `127.0.0.1:9090`).
+    pub bind: Option<SocketAddr>,
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("bind", &self.bind)
+            .finish()
+    }
 }
 
 /// `DATABASE_URL`, whose password `Debug` never prints.
@@ -177,7 +225,7 @@ impl Config {
 
         Ok(Self {
             database_url: database_url(&get)?,
-            db_max_connections: parse_num(&get, "GALLEY_DB_MAX_CONNECTIONS", 10, 1, 1000)?,
+            db_max_connections: parse_num(&get, "GALLEY_DB_MAX_CONNECTIONS", 10, 2, 1000)?,
             bind: parse(
                 &get,
                 "GALLEY_BIND",
@@ -239,8 +287,63 @@ impl Config {
             login_failure_window: secs(&get, "GALLEY_LOGIN_FAILURE_WINDOW_SECS", 900, 1, 86_400)?,
             bootstrap_admin,
             media: media(&get)?,
+            connections: connections(&get)?,
+            db: db(&get)?,
+            live_cache_stale_if_error: secs(
+                &get,
+                "GALLEY_LIVE_CACHE_STALE_IF_ERROR_SECS",
+                300,
+                0,
+                86_400,
+            )?,
+            cache_stale_if_error_secs: parse_num(
+                &get,
+                "GALLEY_CACHE_STALE_IF_ERROR_SECS",
+                86_400,
+                0,
+                31_536_000,
+            )?,
+            metrics: metrics(&get)?,
         })
     }
+}
+
+fn connections(get: &impl Fn(&str) -> Option<String>) -> Result<ConnectionConfig, ConfigError> {
+    Ok(ConnectionConfig {
+        shutdown: secs(get, "GALLEY_SHUTDOWN_TIMEOUT_SECS", 30, 1, 3600)?,
+        header_read: secs(get, "GALLEY_HEADER_READ_TIMEOUT_SECS", 10, 1, 600)?,
+        keep_alive: secs(get, "GALLEY_KEEP_ALIVE_TIMEOUT_SECS", 75, 1, 3600)?,
+        body_idle: secs(get, "GALLEY_BODY_IDLE_TIMEOUT_SECS", 30, 1, 3600)?,
+    })
+}
+
+fn db(get: &impl Fn(&str) -> Option<String>) -> Result<DbConfig, ConfigError> {
+    Ok(DbConfig {
+        wait: secs(get, "GALLEY_DB_WAIT_SECS", 120, 0, 86_400)?,
+        lock_timeout: Duration::from_millis(parse_num(
+            get,
+            "GALLEY_DB_LOCK_TIMEOUT_MS",
+            5000,
+            1,
+            3_600_000,
+        )?),
+        idle_in_transaction: secs(get, "GALLEY_DB_IDLE_IN_TRANSACTION_SECS", 10, 1, 3600)?,
+    })
+}
+
+fn metrics(get: &impl Fn(&str) -> Option<String>) -> Result<MetricsConfig, ConfigError> {
+    Ok(MetricsConfig {
+        token: get("GALLEY_METRICS_TOKEN"),
+        bind: match get("GALLEY_METRICS_BIND") {
+            None => None,
+            Some(_) => Some(parse(
+                get,
+                "GALLEY_METRICS_BIND",
+                "",
+                "a host:port such as 127.0.0.1:9090",
+            )?),
+        },
+    })
 }
 
 /// `DATABASE_URL`: PostgreSQL's, since no other server would ever answer it.
@@ -506,6 +609,11 @@ mod tests {
             ("GALLEY_SESSION_TTL_HOURS", "0"),
             ("GALLEY_TRUSTED_PROXIES", "10.0.0.0/99"),
             ("GALLEY_CORS_ORIGINS", "www.example.com"),
+            // With one, a single slow request would stall every other, /readyz included.
+            ("GALLEY_DB_MAX_CONNECTIONS", "1"),
+            ("GALLEY_SHUTDOWN_TIMEOUT_SECS", "0"),
+            ("GALLEY_METRICS_BIND", "nowhere"),
+            ("GALLEY_DB_LOCK_TIMEOUT_MS", "0"),
         ] {
             let error = with(&[(name, value)]).expect_err(name);
             assert_eq!(error.name, name);
@@ -523,6 +631,8 @@ mod tests {
         ])
         .expect("valid");
         assert!(!format!("{config:?}").contains("secret-secret"));
+        let config = with(&[("GALLEY_METRICS_TOKEN", "scrape-secret")]).expect("valid");
+        assert!(!format!("{config:?}").contains("scrape-secret"));
     }
 
     #[test]

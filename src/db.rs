@@ -4,7 +4,7 @@ use std::{str::FromStr, time::Duration};
 
 use anyhow::{Context, bail};
 use sqlx::{
-    PgPool, Postgres,
+    Connection, PgPool, Postgres,
     migrate::{MigrateDatabase, Migrator},
     postgres::{PgConnectOptions, PgPoolOptions},
 };
@@ -22,14 +22,13 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// error that waiting cannot fix (a bad URL, a role that does not exist or may not create the
 /// database, a wrong password) ends at once with its cause.
 pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
+    let give_up_at = tokio::time::Instant::now() + config.db.wait;
     let mut delay = Duration::from_millis(250);
-    let mut attempts = 0;
     loop {
         match try_connect(config).await {
             Ok(pool) => return Ok(pool),
             Err(err) if is_permanent(&err) => return Err(err),
-            Err(err) if attempts < 40 => {
-                attempts += 1;
+            Err(err) if tokio::time::Instant::now() + delay < give_up_at => {
                 tracing::warn!(
                     error = format!("{err:#}"),
                     retry_in_ms = delay.as_millis() as u64,
@@ -39,7 +38,10 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
                 delay = (delay * 2).min(Duration::from_secs(5));
             }
             Err(err) => {
-                return Err(err.context("giving up on the database after repeated failures"));
+                return Err(err.context(format!(
+                    "giving up on the database after {} s (GALLEY_DB_WAIT_SECS)",
+                    config.db.wait.as_secs()
+                )));
             }
         }
     }
@@ -75,20 +77,65 @@ async fn try_connect(config: &Config) -> anyhow::Result<PgPool> {
             }
         }
     }
-    // PostgreSQL's default random_page_cost (4.0) models spinning disks: with it the planner
-    // reads every article sequentially rather than use the search index.
-    // 1.1 is the usual value for SSDs and for data that fits in memory.
-    let options = PgConnectOptions::from_str(url)
-        .context("parsing DATABASE_URL")?
-        .options([("random_page_cost", "1.1")]);
     PgPoolOptions::new()
         .max_connections(config.db_max_connections)
         // Short, so that /readyz and requests fail fast with a 503 while the database is down;
         // the pool reconnects by itself when it returns.
         .acquire_timeout(Duration::from_secs(3))
-        .connect_with(options)
+        .connect_with(connect_options(config)?)
         .await
         .context("connecting to the database (DATABASE_URL)")
+}
+
+/// The connections Galley keeps for itself, outside the request pool so that requests can
+/// never starve them nor they requests: the live cache's LISTEN and the scheduler.
+pub fn background_pool(config: &Config) -> anyhow::Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(BACKGROUND_CONNECTIONS)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with(connect_options(config)?))
+}
+
+/// Per process, on top of `GALLEY_DB_MAX_CONNECTIONS`.
+pub const BACKGROUND_CONNECTIONS: u32 = 2;
+
+/// Every connection's session: a statement never outlives the request that started it, a
+/// statement waiting for a lock gives up long before that (so a locked table costs only the
+/// requests that need it their connection, briefly), and a transaction left idle by a frozen
+/// process is ended by the server, releasing its locks and claims.
+fn connect_options(config: &Config) -> anyhow::Result<PgConnectOptions> {
+    let millis = |d: Duration| d.as_millis().to_string();
+    // PostgreSQL's default random_page_cost (4.0) models spinning disks: with it the planner
+    // reads every article sequentially rather than use the search index.
+    // 1.1 is the usual value for SSDs and for data that fits in memory.
+    Ok(PgConnectOptions::from_str(config.database_url.as_str())
+        .context("parsing DATABASE_URL")?
+        .options([
+            ("random_page_cost", "1.1".to_owned()),
+            ("statement_timeout", millis(config.request_timeout)),
+            ("lock_timeout", millis(config.db.lock_timeout)),
+            (
+                "idle_in_transaction_session_timeout",
+                millis(config.db.idle_in_transaction),
+            ),
+        ]))
+}
+
+/// Runs the statements of `tx` under a job's own limits rather than a request's: an import
+/// batch may legitimately wait longer for a lock or run longer than one request.
+pub async fn allow_long_statements(
+    tx: &mut sqlx::PgConnection,
+    statement: Duration,
+    lock: Duration,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "select set_config('statement_timeout', $1, true), set_config('lock_timeout', $2, true)",
+    )
+    .bind(format!("{}ms", statement.as_millis()))
+    .bind(format!("{}ms", lock.as_millis()))
+    .execute(tx)
+    .await
+    .map(drop)
 }
 
 /// Applies pending migrations; refuses a database migrated by a newer Galley.
@@ -102,10 +149,20 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
             );
         }
     }
+    // A migration may build an index over every article: no request limit applies. Its own
+    // connection, closed after, so the lifted limit never returns to the pool.
+    let mut conn = pool.acquire().await?.detach();
+    sqlx::query("set statement_timeout = 0; set lock_timeout = 0")
+        .execute(&mut conn)
+        .await
+        .context("preparing the migration connection")?;
     MIGRATOR
-        .run(pool)
+        .run(&mut conn)
         .await
         .context("applying database migrations")?;
+    conn.close()
+        .await
+        .context("closing the migration connection")?;
     Ok(())
 }
 

@@ -2,8 +2,10 @@
 //! and the live cache, request ids, the OpenAPI refinements, serving. It knows no domain: the
 //! app is assembled from it in `crate::app`.
 
+mod connection;
 pub mod error;
 pub mod extract;
+mod healthcheck;
 pub mod live_cache;
 pub mod middleware;
 pub mod openapi;
@@ -14,4 +16,6 @@ pub mod route_policy;
 mod serve;
 pub mod strict;
 
-pub use serve::{serve, shutdown_signal};
+pub use connection::Limits as ConnectionLimits;
+pub use healthcheck::healthcheck;
+pub use serve::{ServeLimits, serve, shutdown_signal};

@@ -14,6 +14,7 @@ pub mod html;
 pub mod http;
 pub mod idempotency;
 pub mod images;
+pub mod metrics;
 pub mod slug;
 pub mod tags;
 pub mod telemetry;

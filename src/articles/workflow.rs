@@ -359,12 +359,29 @@ pub async fn publish_due(state: &AppState) -> ApiResult<usize> {
 pub fn spawn_scheduler(state: AppState, interval: Duration) {
     tokio::spawn(async move {
         loop {
-            if let Err(err) = publish_due(&state).await {
-                tracing::warn!(error = %err, "scheduler: publishing due articles failed; retrying");
+            match publish_due(&state).await {
+                Ok(published) => state.metrics.count_scheduler_run(Ok(published)),
+                Err(err) => {
+                    state.metrics.count_scheduler_run(Err(()));
+                    tracing::warn!(error = %err, "scheduler: publishing due articles failed; retrying");
+                }
             }
             tokio::time::sleep(interval).await;
         }
     });
+}
+
+/// How long the oldest due scheduled article has waited past its `publish_at` (zero when none
+/// is due): what an alert on a stuck scheduler watches.
+pub async fn scheduler_lag(db: &sqlx::PgPool) -> sqlx::Result<Duration> {
+    let seconds: Option<f64> = sqlx::query_scalar(
+        // The literal matches the partial index articles_due_idx, as in publish_due.
+        "select extract(epoch from now() - min(scheduled_at))::float8 from articles \
+         where status = 'scheduled' and scheduled_at <= now()",
+    )
+    .fetch_one(db)
+    .await?;
+    Ok(Duration::from_secs_f64(seconds.unwrap_or(0.0).max(0.0)))
 }
 
 /// A preview token.

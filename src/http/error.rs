@@ -219,6 +219,12 @@ impl From<sqlx::Error> for ApiError {
             tracing::warn!(error = %err, "the database is unavailable");
             return Self::Unavailable("the database is not reachable");
         }
+        if is_overrun(&err) {
+            tracing::warn!(error = %err, "a statement ran out of time");
+            return Self::Unavailable(
+                "the data this request needs is busy (locked or slow); retry shortly",
+            );
+        }
         match err {
             // A backstop behind the input checks: a value PostgreSQL refuses to store (class 22,
             // "data exception": an invalid byte sequence, a number or date out of range) or one
@@ -253,6 +259,12 @@ pub fn is_outage(err: &sqlx::Error) -> bool {
         }),
         _ => false,
     }
+}
+
+/// Whether PostgreSQL gave up on a statement under the session limits (`db::connect_options`):
+/// 55P03 a lock not granted within `lock_timeout`, 57014 cancelled by `statement_timeout`.
+pub fn is_overrun(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().is_some_and(|c| c == "55P03" || c == "57014"))
 }
 
 impl IntoResponse for ApiError {

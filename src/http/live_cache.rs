@@ -14,7 +14,14 @@
 //! Every entry carries the generation that was current when its request *started*; any
 //! invalidation bumps the generation, so a response computed from data read before a change
 //! can never be served after it. While the notification connection is down nothing is kept or
-//! served (another process's change could go unnoticed); reconnecting starts a new generation.
+//! served fresh (another process's change could go unnoticed); reconnecting starts a new
+//! generation.
+//!
+//! Stale-if-error: when the notification connection breaks, PostgreSQL is most likely gone.
+//! Until it is back, a kept page stored less than `stale_for` ago is served as it was (marked
+//! `x-galley-stale: true`) instead of a 503 three seconds later. What this process wrote
+//! itself is never served stale (its writes empty the cache); a change another process
+//! committed just before the break may be, for at most `stale_for` after that page was kept.
 
 use std::{
     collections::HashMap,
@@ -32,6 +39,7 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use prometheus_client::metrics::counter::Counter;
 use quick_cache::{Weighter, sync::Cache};
 use sqlx::{PgPool, postgres::PgListener};
 use tokio::sync::watch;
@@ -52,12 +60,24 @@ struct Inner {
     /// Misses being answered: later requests for the same key wait for the first one instead
     /// of asking PostgreSQL again (after a publish empties the cache, every reader of the home
     /// page misses at once).
-    in_flight: Mutex<HashMap<Key, watch::Receiver<()>>>,
+    in_flight: Mutex<HashMap<Key, watch::Receiver<Option<StatusCode>>>>,
     max_entry_bytes: usize,
     generation: AtomicU64,
     /// False until the notification connection is up, and whenever it is down.
     listening: AtomicBool,
+    /// The notification connection was up and broke, and is not back yet.
+    broken: AtomicBool,
     ttl: Duration,
+    stale_for: Duration,
+    counters: Counters,
+}
+
+/// What lookups became, for `/metrics`.
+#[derive(Clone, Default)]
+pub struct Counters {
+    pub hits: Counter,
+    pub misses: Counter,
+    pub stale: Counter,
 }
 
 /// The request target and the `Accept-Encoding` it was compressed for.
@@ -80,8 +100,8 @@ impl Weighter<Key, Arc<Entry>> for EntryWeight {
 }
 
 impl LiveCache {
-    /// `max_bytes` 0 turns the cache off.
-    pub fn new(max_bytes: usize, ttl: Duration) -> Self {
+    /// `max_bytes` 0 turns the cache off; `stale_for` zero never serves a page stale.
+    pub fn new(max_bytes: usize, ttl: Duration, stale_for: Duration) -> Self {
         if max_bytes == 0 {
             return Self(None);
         }
@@ -92,7 +112,10 @@ impl LiveCache {
             max_entry_bytes: max_bytes / MAX_ENTRY_SHARE,
             generation: AtomicU64::new(0),
             listening: AtomicBool::new(false),
+            broken: AtomicBool::new(false),
             ttl,
+            stale_for,
+            counters: Counters::default(),
         })))
     }
 
@@ -130,6 +153,21 @@ impl LiveCache {
         self.active().is_some()
     }
 
+    /// Bytes and entries kept.
+    pub fn size(&self) -> (u64, usize) {
+        self.0.as_ref().map_or((0, 0), |inner| {
+            (inner.entries.weight(), inner.entries.len())
+        })
+    }
+
+    /// The hit, miss and stale counters (a cache that is off counts nothing).
+    pub fn counters(&self) -> Counters {
+        self.0
+            .as_ref()
+            .map(|inner| inner.counters.clone())
+            .unwrap_or_default()
+    }
+
     fn active(&self) -> Option<&Inner> {
         self.0
             .as_deref()
@@ -143,6 +181,9 @@ async fn listen(inner: &Inner, db: &PgPool) -> sqlx::Result<()> {
     let mut listener = PgListener::connect_with(db).await?;
     listener.listen(CHANNEL).await?;
     inner.generation.fetch_add(1, Ordering::SeqCst);
+    // Pages kept for the outage: none may be served once changes can be seen again.
+    inner.entries.clear();
+    inner.broken.store(false, Ordering::SeqCst);
     inner.listening.store(true, Ordering::SeqCst);
     let outcome = loop {
         match listener.try_recv().await {
@@ -156,7 +197,11 @@ async fn listen(inner: &Inner, db: &PgPool) -> sqlx::Result<()> {
     };
     inner.listening.store(false, Ordering::SeqCst);
     inner.generation.fetch_add(1, Ordering::SeqCst);
-    inner.entries.clear();
+    if inner.stale_for.is_zero() {
+        inner.entries.clear();
+    } else {
+        inner.broken.store(true, Ordering::SeqCst);
+    }
     outcome
 }
 
@@ -176,12 +221,15 @@ pub async fn layer(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(inner) = cache.active() else {
-        return pass_through(&cache, &policies, request, next).await;
-    };
     if !is_public_read(&request, &policies) {
         return pass_through(&cache, &policies, request, next).await;
     }
+    let Some(inner) = cache.active() else {
+        if let Some(response) = cache.stale(&request) {
+            return response;
+        }
+        return pass_through(&cache, &policies, request, next).await;
+    };
     let Some(target) = request
         .uri()
         .path_and_query()
@@ -196,24 +244,38 @@ pub async fn layer(
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
     let generation = inner.generation.load(Ordering::SeqCst);
     if let Some(entry) = inner.fresh(&key, generation) {
+        inner.counters.hits.inc();
         return respond(&entry.headers, &entry.body, if_none_match.as_ref());
     }
-    let _flight = match inner.join_or_lead(&key) {
+    let flight = match inner.join_or_lead(&key) {
         Flight::Follow(mut done) => {
             // Ends when the first request finishes, whatever it answered.
             let _ = done.changed().await;
             if let Some(entry) = inner.fresh(&key, inner.generation.load(Ordering::SeqCst)) {
+                inner.counters.hits.inc();
                 return respond(&entry.headers, &entry.body, if_none_match.as_ref());
+            }
+            // The database could not answer the first request in its time: asking again
+            // would make this one wait that time twice.
+            if *done.borrow() == Some(StatusCode::SERVICE_UNAVAILABLE) {
+                return crate::http::error::ApiError::Unavailable(
+                    "the database did not answer in time; retry shortly",
+                )
+                .into_response();
             }
             None
         }
         Flight::Lead(guard) => Some(guard),
     };
+    inner.counters.misses.inc();
 
     // Ask for the full representation so it can be kept; answer the validator here.
     let mut request = request;
     request.headers_mut().remove(header::IF_NONE_MATCH);
     let response = next.run(request).await;
+    if let Some(flight) = &flight {
+        flight.finished(response.status());
+    }
     let shared = response
         .headers()
         .get(header::CACHE_CONTROL)
@@ -263,18 +325,18 @@ impl Inner {
         if let Some(done) = flights.get(key) {
             return Flight::Follow(done.clone());
         }
-        let (sender, receiver) = watch::channel(());
+        let (sender, receiver) = watch::channel(None);
         flights.insert(key.clone(), receiver);
         Flight::Lead(FlightGuard {
             inner: self,
             key: key.clone(),
-            _sender: sender,
+            sender,
         })
     }
 }
 
 enum Flight<'a> {
-    Follow(watch::Receiver<()>),
+    Follow(watch::Receiver<Option<StatusCode>>),
     Lead(FlightGuard<'a>),
 }
 
@@ -283,7 +345,18 @@ enum Flight<'a> {
 struct FlightGuard<'a> {
     inner: &'a Inner,
     key: Key,
-    _sender: watch::Sender<()>,
+    sender: watch::Sender<Option<StatusCode>>,
+}
+
+impl FlightGuard<'_> {
+    /// Records what the first request was answered, for the waiting ones to read once the
+    /// guard drops (waking them now would be before the entry is kept).
+    fn finished(&self, status: StatusCode) {
+        self.sender.send_if_modified(|outcome| {
+            *outcome = Some(status);
+            false
+        });
+    }
 }
 
 impl Drop for FlightGuard<'_> {
@@ -295,6 +368,38 @@ impl Drop for FlightGuard<'_> {
             .remove(&self.key);
     }
 }
+
+impl LiveCache {
+    /// A kept page for an anonymous read while the notification connection is broken, if it
+    /// is recent enough to serve stale.
+    fn stale(&self, request: &Request) -> Option<Response> {
+        let inner = self.0.as_deref()?;
+        if !inner.broken.load(Ordering::SeqCst) {
+            return None;
+        }
+        let key: Key = (
+            request.uri().path_and_query()?.as_str().to_owned(),
+            request.headers().get(header::ACCEPT_ENCODING).cloned(),
+        );
+        let entry = inner
+            .entries
+            .get(&key)
+            .filter(|entry| entry.stored_at.elapsed() < inner.stale_for)?;
+        inner.counters.stale.inc();
+        let mut response = respond(
+            &entry.headers,
+            &entry.body,
+            request.headers().get(header::IF_NONE_MATCH),
+        );
+        response
+            .headers_mut()
+            .insert(STALE_HEADER, HeaderValue::from_static("true"));
+        Some(response)
+    }
+}
+
+/// Marks a page served from memory while the database is unreachable.
+pub const STALE_HEADER: &str = "x-galley-stale";
 
 async fn pass_through(
     cache: &LiveCache,

@@ -98,8 +98,12 @@ pub async fn caching(State(config): State<Arc<Config>>, request: Request, next: 
         let value = if authenticated {
             HeaderValue::from_static("private, no-store")
         } else {
+            let stale_if_error = match config.cache_stale_if_error_secs {
+                0 => String::new(),
+                secs => format!(", stale-if-error={secs}"),
+            };
             HeaderValue::from_str(&format!(
-                "public, max-age={}, stale-while-revalidate={}",
+                "public, max-age={}, stale-while-revalidate={}{stale_if_error}",
                 config.cache_max_age_secs, config.cache_stale_while_revalidate_secs
             ))
             .unwrap_or_else(|_| HeaderValue::from_static("no-store"))

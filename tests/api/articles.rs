@@ -113,7 +113,7 @@ async fn a_draft_is_invisible_until_published_and_edits_wait_for_the_next_publis
     assert_eq!(public.status, StatusCode::OK);
     assert_eq!(
         public.header("cache-control"),
-        Some("public, max-age=60, stale-while-revalidate=300")
+        Some("public, max-age=60, stale-while-revalidate=300, stale-if-error=86400")
     );
     let public = public.json();
     assert_eq!(public["title"], created["title"]);

@@ -4,6 +4,7 @@ mod accounts;
 mod articles;
 mod authors;
 mod contract;
+mod faults;
 mod helpers;
 mod idempotency;
 mod images;

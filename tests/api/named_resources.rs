@@ -317,7 +317,7 @@ async fn gets_carry_strong_etags_and_answer_304_until_the_resource_changes(pool:
             assert!(etag.starts_with('"') && !etag.starts_with("W/"), "{etag}");
             assert_eq!(
                 first.header("cache-control"),
-                Some("public, max-age=60, stale-while-revalidate=300")
+                Some("public, max-age=60, stale-while-revalidate=300, stale-if-error=86400")
             );
             assert_eq!(first.header("vary"), Some("Authorization, Accept-Encoding"));
             let cached = app

@@ -449,9 +449,15 @@ async fn graceful_shutdown_drains_in_flight_requests_over_real_tcp(pool: PgPool)
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(galley::http::serve(listener, router, async {
-        let _ = stopped.await;
-    }));
+    let limits = galley::http::ServeLimits::from(&Config::defaults());
+    let server = tokio::spawn(galley::http::serve(
+        listener,
+        router,
+        async {
+            let _ = stopped.await;
+        },
+        limits,
+    ));
 
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     stream

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::super::{store, store::Key};
 use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult};
+use crate::metrics::{ImportLines, Metrics};
 
 use super::importer::{Importer, line_keys};
 
@@ -63,6 +64,7 @@ where
         turn: None,
         number: 0,
         failure: None,
+        metrics: state.metrics.clone(),
     };
     let mut line = Vec::new();
     let mut line_no: u64 = 0;
@@ -151,6 +153,7 @@ pub(super) struct Running {
     pub(super) number: u64,
     /// The first batch that failed (the database did), ending the import.
     pub(super) failure: Option<ApiError>,
+    pub(super) metrics: Arc<Metrics>,
 }
 
 impl Running {
@@ -176,13 +179,35 @@ impl Running {
                 .await
                 .map_err(|err| ApiError::Internal(anyhow::anyhow!("import batch: {err}")))
                 .and_then(|outcomes| outcomes);
+            let before = lines_of(&self.report);
             match outcomes.and_then(|outcomes| count(&mut self.report, outcomes)) {
-                Ok(()) => progress(&self.report),
+                Ok(()) => {
+                    let after = lines_of(&self.report);
+                    self.metrics.count_import(
+                        ImportLines {
+                            created: after.created - before.created,
+                            updated: after.updated - before.updated,
+                            unchanged: after.unchanged - before.unchanged,
+                            failed: after.failed - before.failed,
+                        },
+                        self.report.dry_run,
+                    );
+                    progress(&self.report);
+                }
                 Err(err) => {
                     self.failure.get_or_insert(err);
                 }
             }
         }
+    }
+}
+
+fn lines_of(report: &ImportReport) -> ImportLines {
+    ImportLines {
+        created: report.created,
+        updated: report.updated,
+        unchanged: report.unchanged,
+        failed: report.failed,
     }
 }
 

@@ -118,6 +118,14 @@ impl<'a> Importer<'a> {
 
     pub(super) async fn write_batch(&mut self, parsed: Vec<ParsedLine>) -> ApiResult<Outcomes> {
         let mut tx = self.state.db.begin().await?;
+        // A batch of a thousand lines may wait behind an editor's row lock or a checkpoint
+        // longer than one request would; it is still bounded by the upload's own limit.
+        crate::db::allow_long_statements(
+            &mut tx,
+            self.state.config.upload_timeout,
+            self.state.config.request_timeout,
+        )
+        .await?;
         let mut known = self.prefetch(&mut tx, &parsed).await?;
         let mut outcomes = Vec::with_capacity(parsed.len());
         for (line_no, line) in parsed {
