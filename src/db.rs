@@ -152,7 +152,7 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     // A migration may build an index over every article: no request limit applies. Its own
     // connection, closed after, so the lifted limit never returns to the pool.
     let mut conn = pool.acquire().await?.detach();
-    sqlx::query("set statement_timeout = 0; set lock_timeout = 0")
+    sqlx::raw_sql("set statement_timeout = 0; set lock_timeout = 0")
         .execute(&mut conn)
         .await
         .context("preparing the migration connection")?;

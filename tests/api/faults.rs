@@ -523,3 +523,131 @@ async fn a_page_is_not_served_stale_past_the_configured_time(pool: PgPool) {
         None
     );
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn healthcheck(bind: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_galley"))
+        .arg("healthcheck")
+        .env("GALLEY_BIND", bind)
+        .output()
+        .expect("run galley healthcheck")
+}
+
+#[sqlx::test]
+async fn the_binary_serves_metrics_apart_checks_health_and_exits_0_at_its_deadline(pool: PgPool) {
+    let database = pool
+        .connect_options()
+        .get_database()
+        .expect("db")
+        .to_owned();
+    let bind = format!("127.0.0.1:{}", free_port());
+    let metrics_bind = format!("127.0.0.1:{}", free_port());
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_galley"))
+        .arg("serve")
+        .env("DATABASE_URL", crate::helpers::database_url(&database))
+        .env("GALLEY_BIND", &bind)
+        .env("GALLEY_METRICS_BIND", &metrics_bind)
+        .env("GALLEY_SHUTDOWN_TIMEOUT_SECS", "1")
+        .env("GALLEY_HEADER_READ_TIMEOUT_SECS", "60")
+        .env(
+            "GALLEY_MEDIA_DIR",
+            std::env::temp_dir().join("galley-binary-media"),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn galley serve");
+    let mut ready = false;
+    for _ in 0..100 {
+        if healthcheck(&bind).status.success() {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "galley healthcheck never succeeded");
+    assert_eq!(
+        String::from_utf8_lossy(&healthcheck(&bind).stdout).trim(),
+        "ready"
+    );
+
+    let mut scrape = TcpStream::connect(&metrics_bind)
+        .await
+        .expect("metrics listener");
+    scrape
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    let mut text = String::new();
+    scrape.read_to_string(&mut text).await.expect("read");
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.contains("galley_db_pool_connections{pool=\"background\",state=\"max\"} 2"),
+        "{text}"
+    );
+
+    let mut stalled = TcpStream::connect(&bind).await.expect("connect");
+    stalled
+        .write_all(b"GET /v1/tags HTTP/1.1\r\nHo")
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    // SAFETY: kill only sends a signal to the child this test started.
+    let sent = unsafe { libc::kill(server.id() as i32, libc::SIGTERM) };
+    assert_eq!(sent, 0);
+    let status = loop {
+        if let Some(status) = server.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still running after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(2500), "{took:?}");
+    let down = healthcheck(&bind);
+    assert!(!down.status.success());
+    assert!(String::from_utf8_lossy(&down.stderr).contains(&bind));
+}
+
+#[test]
+fn galley_migrate_gives_up_on_an_unreachable_database_after_its_wait() {
+    let port = free_port();
+    let started = Instant::now();
+    let migrate = std::process::Command::new(env!("CARGO_BIN_EXE_galley"))
+        .arg("migrate")
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{port}/galley"),
+        )
+        .env("GALLEY_DB_WAIT_SECS", "2")
+        .output()
+        .expect("run galley migrate");
+    assert!(!migrate.status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&migrate.stderr);
+    // Each retry says why; the last word says it gave up, and after how long.
+    assert!(stderr.contains("database not ready"), "{stderr}");
+    assert!(
+        stderr.contains("Connection refused") || stderr.contains("connection refused"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("giving up on the database after 2 s (GALLEY_DB_WAIT_SECS)"),
+        "{stderr}"
+    );
+}

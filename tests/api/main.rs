@@ -9,6 +9,7 @@ mod helpers;
 mod idempotency;
 mod images;
 mod live_cache;
+mod metrics;
 mod named_resources;
 mod openapi;
 mod ops;
