@@ -320,10 +320,12 @@ fn connections(get: &impl Fn(&str) -> Option<String>) -> Result<ConnectionConfig
 fn db(get: &impl Fn(&str) -> Option<String>) -> Result<DbConfig, ConfigError> {
     Ok(DbConfig {
         wait: secs(get, "GALLEY_DB_WAIT_SECS", 120, 0, 86_400)?,
+        // Below the pool's 3 s acquire timeout: requests stuck behind a lock must hand their
+        // connections back faster than the other requests give up waiting for one.
         lock_timeout: Duration::from_millis(parse_num(
             get,
             "GALLEY_DB_LOCK_TIMEOUT_MS",
-            5000,
+            1000,
             1,
             3_600_000,
         )?),
