@@ -170,6 +170,11 @@ impl Metrics {
         ] {
             registry.register(name, help, counter.clone());
         }
+        registry.register(
+            "galley_db_pool_acquire_timeouts",
+            "Requests that waited for a request-pool connection until the 3 s acquire timeout (503)",
+            crate::http::error::POOL_TIMEOUTS.clone(),
+        );
         let live_cache_bytes = Gauge::default();
         registry.register(
             "galley_live_cache_bytes",

@@ -213,6 +213,9 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
+        if matches!(err, sqlx::Error::PoolTimedOut) {
+            POOL_TIMEOUTS.inc();
+        }
         if is_outage(&err) {
             // Not a bug: the client may retry, and the write it sent may or may not have
             // committed (an idempotency key makes the retry safe). Logged once, at WARN.
@@ -260,6 +263,11 @@ pub fn is_outage(err: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+/// Requests that waited for a pool connection until the acquire timeout: sqlx counts no waiters,
+/// so this is what `/metrics` can say of them. Process-wide, as the pool is.
+pub static POOL_TIMEOUTS: std::sync::LazyLock<prometheus_client::metrics::counter::Counter> =
+    std::sync::LazyLock::new(Default::default);
 
 /// Whether PostgreSQL gave up on a statement under the session limits (`db::connect_options`):
 /// 55P03 a lock not granted within `lock_timeout`, 57014 cancelled by `statement_timeout`.

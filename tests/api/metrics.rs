@@ -129,3 +129,29 @@ async fn the_metrics_listener_serves_them_without_a_token(pool: PgPool) {
     let body = scrape.into_body().collect().await.expect("body").to_bytes();
     assert!(String::from_utf8_lossy(&body).contains("galley_http_requests_in_flight"));
 }
+
+async fn acquire_timeouts(app: &TestApp) -> f64 {
+    let text = app.get("/metrics", Some(TOKEN)).await.text();
+    value_of(&text, "galley_db_pool_acquire_timeouts_total")
+}
+
+#[sqlx::test]
+async fn a_request_that_waits_out_the_pool_is_counted(pool: PgPool) {
+    let small = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_millis(200))
+        .connect_with(pool.connect_options().as_ref().clone())
+        .await
+        .expect("pool");
+    let app = TestApp::with_config(small.clone(), |config| {
+        config.metrics.token = Some(TOKEN.into())
+    });
+    let before = acquire_timeouts(&app).await;
+    let held = small.acquire().await.expect("the only connection");
+    app.get("/v1/tags", None)
+        .await
+        .assert_problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    drop(held);
+    // Other tests in this process may time out too: at least this one was counted.
+    assert!(acquire_timeouts(&app).await >= before + 1.0);
+}
