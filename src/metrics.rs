@@ -18,7 +18,7 @@ use axum::{
 use prometheus_client::{
     encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder, prometheus_text},
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
-    registry::Registry,
+    registry::{Metric, Registry},
 };
 use sha2::{Digest, Sha256};
 
@@ -118,6 +118,12 @@ fn latency_histogram() -> Histogram {
     ])
 }
 
+/// Registers `metric` and hands it back, to be counted through.
+fn registered<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 /// Lines of an import, by what became of them.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ImportLines {
@@ -131,104 +137,98 @@ impl Metrics {
     /// `cache`: the live cache's own counters, exposed as they are.
     pub fn new(cache: &live_cache::Counters) -> Self {
         let mut registry = Registry::default();
-        let requests = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-            latency_histogram,
-        );
-        registry.register(
+        let r = &mut registry;
+        let requests = registered(
+            r,
             "galley_http_request_duration_seconds",
             "Time from request head to response head, by route template, method and status",
-            requests.clone(),
+            Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                latency_histogram,
+            ),
         );
-        let in_flight = Gauge::default();
-        registry.register(
+        let in_flight = registered(
+            r,
             "galley_http_requests_in_flight",
             "Requests being answered",
-            in_flight.clone(),
+            Gauge::default(),
         );
-        let pool = Family::default();
-        registry.register(
+        let pool = registered(
+            r,
             "galley_db_pool_connections",
             "Database connections by pool (requests, background) and state (in_use, idle, max)",
-            pool.clone(),
+            Family::default(),
         );
-        for (name, help, counter) in [
-            (
-                "galley_live_cache_hits",
-                "Anonymous reads answered from memory",
-                &cache.hits,
-            ),
-            (
-                "galley_live_cache_misses",
-                "Anonymous reads answered by PostgreSQL",
-                &cache.misses,
-            ),
-            (
-                "galley_live_cache_stale",
-                "Anonymous reads answered from memory, stale, while PostgreSQL was unreachable",
-                &cache.stale,
-            ),
-        ] {
-            registry.register(name, help, counter.clone());
-        }
-        registry.register(
+        registered(
+            r,
             "galley_db_pool_acquire_timeouts",
             "Requests that waited for a request-pool connection until the 3 s acquire timeout (503)",
             crate::http::error::POOL_TIMEOUTS.clone(),
         );
-        let live_cache_bytes = Gauge::default();
-        registry.register(
-            "galley_live_cache_bytes",
-            "Bytes the in-memory cache holds",
-            live_cache_bytes.clone(),
+        registered(
+            r,
+            "galley_live_cache_hits",
+            "Anonymous reads answered from memory",
+            cache.hits.clone(),
         );
-        let live_cache_entries = Gauge::default();
-        registry.register(
-            "galley_live_cache_entries",
-            "Responses the in-memory cache holds",
-            live_cache_entries.clone(),
+        registered(
+            r,
+            "galley_live_cache_misses",
+            "Anonymous reads answered by PostgreSQL",
+            cache.misses.clone(),
         );
-        let scheduler_runs = Family::default();
-        registry.register(
-            "galley_scheduler_runs",
-            "Scheduler passes over due articles, by outcome (ok, error)",
-            scheduler_runs.clone(),
-        );
-        let scheduler_published = Counter::default();
-        registry.register(
-            "galley_scheduler_published",
-            "Scheduled articles this process published",
-            scheduler_published.clone(),
-        );
-        let scheduler_lag = Seconds::default();
-        registry.register(
-            "galley_scheduler_lag_seconds",
-            "How long the oldest due scheduled article has waited past its publish_at (0: none)",
-            scheduler_lag.clone(),
-        );
-        let import_lines = Family::default();
-        registry.register(
-            "galley_import_lines",
-            "Import lines by outcome (created, updated, unchanged, failed)",
-            import_lines.clone(),
-        );
-        let resident_memory = Gauge::default();
-        registry.register(
-            "galley_process_resident_memory_bytes",
-            "Resident memory of this process",
-            resident_memory.clone(),
+        registered(
+            r,
+            "galley_live_cache_stale",
+            "Anonymous reads answered from memory, stale, while PostgreSQL was unreachable",
+            cache.stale.clone(),
         );
         Self {
-            registry,
             requests,
             in_flight,
             pool,
-            live_cache_bytes,
-            live_cache_entries,
-            scheduler_runs,
-            scheduler_published,
-            scheduler_lag,
-            import_lines,
-            resident_memory,
+            live_cache_bytes: registered(
+                r,
+                "galley_live_cache_bytes",
+                "Bytes the in-memory cache holds",
+                Gauge::default(),
+            ),
+            live_cache_entries: registered(
+                r,
+                "galley_live_cache_entries",
+                "Responses the in-memory cache holds",
+                Gauge::default(),
+            ),
+            scheduler_runs: registered(
+                r,
+                "galley_scheduler_runs",
+                "Scheduler passes over due articles, by outcome (ok, error)",
+                Family::default(),
+            ),
+            scheduler_published: registered(
+                r,
+                "galley_scheduler_published",
+                "Scheduled articles this process published",
+                Counter::default(),
+            ),
+            scheduler_lag: registered(
+                r,
+                "galley_scheduler_lag_seconds",
+                "How long the oldest due scheduled article has waited past its publish_at (0: none)",
+                Seconds::default(),
+            ),
+            import_lines: registered(
+                r,
+                "galley_import_lines",
+                "Import lines by outcome (created, updated, unchanged, failed)",
+                Family::default(),
+            ),
+            resident_memory: registered(
+                r,
+                "galley_process_resident_memory_bytes",
+                "Resident memory of this process",
+                Gauge::default(),
+            ),
+            registry,
         }
     }
 

@@ -205,6 +205,13 @@ async fn listen(inner: &Inner, db: &PgPool) -> sqlx::Result<()> {
     outcome
 }
 
+fn key_of(request: &Request) -> Option<Key> {
+    Some((
+        request.uri().path_and_query()?.as_str().to_owned(),
+        request.headers().get(header::ACCEPT_ENCODING).cloned(),
+    ))
+}
+
 /// What the cache layer needs: the cache, and which routes are public reads or private writes.
 pub type Layered = (LiveCache, Arc<RoutePolicies>);
 
@@ -221,7 +228,8 @@ pub async fn layer(
     request: Request,
     next: Next,
 ) -> Response {
-    if !is_public_read(&request, &policies) {
+    // A cache that is off costs no lookup in the policy table.
+    if cache.0.is_none() || !is_public_read(&request, &policies) {
         return pass_through(&cache, &policies, request, next).await;
     }
     let Some(inner) = cache.active() else {
@@ -230,17 +238,9 @@ pub async fn layer(
         }
         return pass_through(&cache, &policies, request, next).await;
     };
-    let Some(target) = request
-        .uri()
-        .path_and_query()
-        .map(|pq| pq.as_str().to_owned())
-    else {
+    let Some(key) = key_of(&request) else {
         return next.run(request).await;
     };
-    let key: Key = (
-        target,
-        request.headers().get(header::ACCEPT_ENCODING).cloned(),
-    );
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
     let generation = inner.generation.load(Ordering::SeqCst);
     if let Some(entry) = inner.fresh(&key, generation) {
@@ -377,10 +377,7 @@ impl LiveCache {
         if !inner.broken.load(Ordering::SeqCst) {
             return None;
         }
-        let key: Key = (
-            request.uri().path_and_query()?.as_str().to_owned(),
-            request.headers().get(header::ACCEPT_ENCODING).cloned(),
-        );
+        let key = key_of(request)?;
         let entry = inner
             .entries
             .get(&key)

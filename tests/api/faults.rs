@@ -371,25 +371,6 @@ async fn the_server_ends_a_statement_past_the_request_timeout_and_a_frozen_trans
     galley_pool.close().await;
 }
 
-async fn active_state(
-    pool: PgPool,
-    listener: PgPool,
-    configure: impl FnOnce(&mut Config),
-) -> AppState {
-    let mut config = Config::defaults();
-    config.media.dir = std::env::temp_dir().join("galley-probe-media");
-    configure(&mut config);
-    let state = AppState::new(pool, config).expect("state");
-    state.live_cache.spawn_listener(listener);
-    for _ in 0..300 {
-        if state.live_cache.is_active() {
-            return state;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the live cache never started listening");
-}
-
 #[sqlx::test]
 async fn readers_waiting_on_a_miss_share_its_failure_instead_of_waiting_again(pool: PgPool) {
     let calls = Arc::new(AtomicUsize::new(0));
@@ -406,7 +387,7 @@ async fn readers_waiting_on_a_miss_share_its_failure_instead_of_waiting_again(po
             }
         }),
     );
-    let state = active_state(pool.clone(), pool, |_| {}).await;
+    let state = crate::helpers::listening_state(pool.clone(), pool, |_| {}).await;
     let policies =
         RoutePolicies::default().with("/v1/tags/outage", Method::GET, Policy::PublicRead);
     let app = with_middleware(routes, state, policies);
@@ -443,7 +424,7 @@ async fn cached_pages_are_served_stale_while_the_database_is_gone(pool: PgPool) 
         .connect_with(options)
         .await
         .expect("listener pool");
-    let state = active_state(requests.clone(), listener.clone(), |_| {}).await;
+    let state = crate::helpers::listening_state(requests.clone(), listener.clone(), |_| {}).await;
     let app = galley::app::app(state.clone()).expect("app");
     let get = |path: &'static str| {
         send_to(
@@ -498,7 +479,7 @@ async fn a_page_is_not_served_stale_past_the_configured_time(pool: PgPool) {
         .connect_with(pool.connect_options().as_ref().clone())
         .await
         .expect("listener pool");
-    let state = active_state(pool.clone(), listener.clone(), |config| {
+    let state = crate::helpers::listening_state(pool.clone(), listener.clone(), |config| {
         config.live_cache_stale_if_error = Duration::from_millis(200);
     })
     .await;

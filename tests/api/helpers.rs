@@ -323,3 +323,23 @@ pub async fn drop_database(pool: &PgPool, name: &str) {
     .await
     .expect("drop the test's own database");
 }
+
+/// App state whose live cache follows notifications on `listener`, once it is listening.
+pub async fn listening_state(
+    pool: PgPool,
+    listener: PgPool,
+    configure: impl FnOnce(&mut Config),
+) -> AppState {
+    let mut config = Config::defaults();
+    config.media.dir = std::env::temp_dir().join("galley-probe-media");
+    configure(&mut config);
+    let state = AppState::new(pool, config).expect("state");
+    state.live_cache.spawn_listener(listener);
+    for _ in 0..300 {
+        if state.live_cache.is_active() {
+            return state;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the live cache never started listening");
+}

@@ -8,7 +8,7 @@ use axum::{
     http::{Method, StatusCode, header},
 };
 use galley::accounts::role::Role;
-use galley::app::{AppState, with_middleware};
+use galley::app::with_middleware;
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -242,7 +242,6 @@ async fn concurrent_misses_for_one_page_ask_the_database_once(pool: PgPool) {
     };
 
     use axum::{Router, routing::get};
-    use galley::config::Config;
 
     let calls = Arc::new(AtomicUsize::new(0));
     let counted = calls.clone();
@@ -257,18 +256,7 @@ async fn concurrent_misses_for_one_page_ask_the_database_once(pool: PgPool) {
             }
         }),
     );
-    let media = tempfile::tempdir().expect("media dir");
-    let mut config = Config::defaults();
-    config.media.dir = media.path().to_owned();
-    let state = AppState::new(pool.clone(), config).expect("state");
-    state.live_cache.spawn_listener(pool);
-    for _ in 0..200 {
-        if state.live_cache.is_active() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(state.live_cache.is_active());
+    let state = crate::helpers::listening_state(pool.clone(), pool, |_| {}).await;
     // The probe route is a public read, as the resources' own list routes are.
     let policies = galley::http::route_policy::RoutePolicies::default().with(
         "/v1/tags/slow-page",
