@@ -27,6 +27,7 @@ use tower_http::{
 
 use crate::{
     accounts::passwords::Passwords,
+    changes::signal::ChangeSignal,
     config::Config,
     http::{live_cache, middleware, openapi, request_id, route_policy::RoutePolicies},
     images::Media,
@@ -46,6 +47,8 @@ pub struct AppState {
     pub passwords: Passwords,
     pub media: Media,
     pub live_cache: live_cache::LiveCache,
+    /// Wakes feed readers and webhook workers when changes commit.
+    pub changes: ChangeSignal,
 }
 
 impl AppState {
@@ -64,6 +67,7 @@ impl AppState {
             media: Media::new(&config.media)?,
             config: Arc::new(config),
             passwords: Passwords::new(),
+            changes: ChangeSignal::default(),
         })
     }
 }

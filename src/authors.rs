@@ -23,6 +23,11 @@ use crate::{
         role::Role,
     },
     articles::live::Embedded,
+    changes::{
+        current::Current,
+        feed::EntryType,
+        outbox::{self, EventType, ObjectType},
+    },
     http::{
         error::{ApiError, ApiResult, ConstraintErrors, Problem, on_constraint, slug_error},
         extract::{ApiJson, ApiQuery, IdOrSlug},
@@ -49,6 +54,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The longest author name, in characters.
 pub const NAME_MAX_CHARS: usize = 200;
+
+/// The columns of a row. A macro so that `concat!` can build static statements.
+macro_rules! columns {
+    () => {
+        "a.id, a.slug, a.name, a.bio, a.website, a.social, a.email, \
+                       a.avatar_image_id, a.article_count, a.created_at, a.updated_at"
+    };
+}
 
 /// The id of the author with this id or slug, for an article that refers to it.
 pub async fn id_of(
@@ -79,14 +92,22 @@ pub async fn find_or_create(
     slug: &str,
     name: &str,
 ) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query(
-        "insert into authors (id, slug, name) values ($1, $2, $3) on conflict (slug) do nothing",
-    )
+    let created: Option<AuthorRow> = sqlx::query_as(concat!(
+        "insert into authors as a (id, slug, name) values ($1, $2, $3) \
+         on conflict (slug) do nothing returning ",
+        columns!()
+    ))
     .bind(Uuid::now_v7())
     .bind(slug)
     .bind(name)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
+    if let Some(row) = created {
+        // A new author has no avatar yet.
+        let author = row.into_author(false, &HashMap::new());
+        outbox::record(tx, EventType::AuthorCreated, &author, true, None).await?;
+        return Ok(Some(author.id));
+    }
     id_by_slug(tx, slug).await
 }
 
@@ -147,14 +168,6 @@ impl AuthorRow {
     }
 }
 
-/// The columns of a row. A macro so that `concat!` can build static statements.
-macro_rules! columns {
-    () => {
-        "a.id, a.slug, a.name, a.bio, a.website, a.social, a.email, \
-                       a.avatar_image_id, a.article_count, a.created_at, a.updated_at"
-    };
-}
-
 const COLUMNS: &str = columns!();
 
 const AUTHOR_CONSTRAINTS: ConstraintErrors = &[("authors_avatar_image_id_fkey", || {
@@ -165,6 +178,12 @@ const AUTHOR_CONSTRAINTS: ConstraintErrors = &[("authors_avatar_image_id_fkey", 
 async fn avatars(state: &AppState, rows: &[AuthorRow]) -> sqlx::Result<HashMap<Uuid, Image>> {
     let ids: Vec<Uuid> = rows.iter().filter_map(|r| r.avatar_image_id).collect();
     images::find_many(&state.db, &state.media, &ids).await
+}
+
+/// An author as the public sees it (no email), for the outbox.
+async fn public(state: &AppState, row: &AuthorRow) -> sqlx::Result<Author> {
+    let avatars = avatars(state, std::slice::from_ref(row)).await?;
+    Ok(row.clone().into_author(false, &avatars))
 }
 
 /// An author as the API shows it, with its avatar.
@@ -221,6 +240,34 @@ async fn find(
         .bind(slug)
         .fetch_optional(db)
         .await
+}
+
+/// Authors with ids after `after`, in id order, as the public sees them (no email), for the
+/// change feed's initial state; avatars in one query.
+pub async fn current_page(state: &AppState, after: Uuid, limit: i64) -> sqlx::Result<Vec<Current>> {
+    let rows: Vec<AuthorRow> = sqlx::query_as(concat!(
+        "select ",
+        columns!(),
+        " from authors a where a.id > $1 order by a.id limit $2"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&state.db)
+    .await?;
+    let avatars = avatars(state, &rows).await?;
+    rows.into_iter()
+        .map(|row| {
+            let author = row.into_author(false, &avatars);
+            let slug = Some(author.slug.clone());
+            Current::public(
+                EntryType::Author,
+                author.id,
+                slug,
+                author.updated_at,
+                &author,
+            )
+        })
+        .collect()
 }
 
 /// List authors. Sort keys: `name` (default), `article_count`, `created_at`.
@@ -356,28 +403,38 @@ pub async fn create_author(
     let explicit_slug = body.slug.map(|s| v.slug("slug", &s));
     v.finish()?;
 
+    let actor = Some(principal.user_id);
     let row = slug::insert_with_slug(
         &state.db,
         SlugTable::Authors,
         explicit_slug,
         &fields.name,
         |slug| {
-            sqlx::query_as::<_, AuthorRow>(concat!(
-                r#"
-            insert into authors as a (id, slug, name, bio, website, social, email, avatar_image_id)
-            values ($1, $2, $3, $4, $5, $6, $7, $8)
-            returning "#,
-                columns!()
-            ))
-            .bind(Uuid::now_v7())
-            .bind(slug)
-            .bind(&fields.name)
-            .bind(&fields.bio)
-            .bind(&fields.website)
-            .bind(DbJson(&fields.social))
-            .bind(&fields.email)
-            .bind(body.avatar_image_id)
-            .fetch_one(&state.db)
+            let (fields, state) = (&fields, &state);
+            async move {
+                let mut tx = state.db.begin().await?;
+                let row = sqlx::query_as::<_, AuthorRow>(concat!(
+                    r#"
+                insert into authors as a (id, slug, name, bio, website, social, email, avatar_image_id)
+                values ($1, $2, $3, $4, $5, $6, $7, $8)
+                returning "#,
+                    columns!()
+                ))
+                .bind(Uuid::now_v7())
+                .bind(slug)
+                .bind(&fields.name)
+                .bind(&fields.bio)
+                .bind(&fields.website)
+                .bind(DbJson(&fields.social))
+                .bind(&fields.email)
+                .bind(body.avatar_image_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                let public = public(state, &row).await?;
+                outbox::record(&mut tx, EventType::AuthorCreated, &public, true, actor).await?;
+                tx.commit().await?;
+                Ok(row)
+            }
         },
     )
     .await
@@ -486,7 +543,11 @@ pub async fn update_author(
             AUTHOR_CONSTRAINTS,
         )
     })?;
-    crate::articles::live::rerender_live(&mut tx, &state.media, Embedded::Author(row.id)).await?;
+    let actor = Some(principal.user_id);
+    let author = public(&state, &row).await?;
+    outbox::record(&mut tx, EventType::AuthorUpdated, &author, true, actor).await?;
+    crate::articles::live::rerender_live(&mut tx, &state.media, Embedded::Author(row.id), actor)
+        .await?;
     tx.commit().await?;
     tracing::info!(author.id = %row.id, "author updated");
     Ok(Json(present(&state, row, true).await?))
@@ -526,7 +587,28 @@ pub async fn delete_author(
                 })],
             )
         })?;
+    let author = public(&state, &current).await?;
+    outbox::record(
+        &mut tx,
+        EventType::AuthorDeleted,
+        &author,
+        false,
+        Some(principal.user_id),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(author.id = %current.id, "author deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+impl outbox::PublicObject for Author {
+    const KIND: ObjectType = ObjectType::Author;
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    fn slug(&self) -> Option<&str> {
+        Some(&self.slug)
+    }
 }

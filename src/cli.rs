@@ -319,7 +319,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let limits = http::ServeLimits::from(&config);
     let metrics_bind = config.metrics.bind;
     let state = AppState::new(pool, config)?.with_background(background.clone());
-    state.live_cache.spawn_listener(background);
+    state.live_cache.spawn_listener(background.clone());
+    state.changes.spawn_listener(background);
     crate::articles::workflow::spawn_scheduler(state.clone(), state.config.scheduler_interval);
     accounts::bootstrap_admin(&state).await?;
     if let Some(metrics_bind) = metrics_bind {

@@ -11,6 +11,7 @@ use sqlx::{
 
 use crate::config::Config;
 
+pub mod notifications;
 mod text_enum;
 pub(crate) use text_enum::text_enum;
 
@@ -88,7 +89,9 @@ async fn try_connect(config: &Config) -> anyhow::Result<PgPool> {
 }
 
 /// The connections Galley keeps for itself, outside the request pool so that requests can
-/// never starve them nor they requests: the live cache's LISTEN and the scheduler.
+/// never starve them nor they requests: the live cache's and the change signal's LISTEN, the
+/// scheduler, and the webhook worker's claims and results (two, so that recording results
+/// never waits behind a claim).
 pub fn background_pool(config: &Config) -> anyhow::Result<PgPool> {
     Ok(PgPoolOptions::new()
         .max_connections(BACKGROUND_CONNECTIONS)
@@ -97,7 +100,7 @@ pub fn background_pool(config: &Config) -> anyhow::Result<PgPool> {
 }
 
 /// Per process, on top of `GALLEY_DB_MAX_CONNECTIONS`.
-pub const BACKGROUND_CONNECTIONS: u32 = 2;
+pub const BACKGROUND_CONNECTIONS: u32 = 5;
 
 /// Every connection's session: a statement never outlives the request that started it, a
 /// statement waiting for a lock gives up long before that (so a locked table costs only the

@@ -36,6 +36,11 @@ use crate::{
         auth::{Auth, Principal, ReadAccess},
         role::Role,
     },
+    changes::{
+        current::Current,
+        feed::EntryType,
+        outbox::{self, EventType, ObjectType},
+    },
     config::MediaConfig,
     http::{
         error::{ApiError, ApiResult, Problem},
@@ -308,6 +313,25 @@ pub async fn get_image(
     Ok(Json(row.into_image(&state.media)))
 }
 
+/// Images with ids after `after`, in id order, for the change feed's initial state.
+pub async fn current_page(state: &AppState, after: Uuid, limit: i64) -> sqlx::Result<Vec<Current>> {
+    let rows: Vec<ImageRow> = sqlx::query_as(concat!(
+        "select ",
+        columns!(),
+        " from images i where i.id > $1 order by i.id limit $2"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(&state.db)
+    .await?;
+    rows.into_iter()
+        .map(|row| {
+            let image = row.into_image(&state.media);
+            Current::public(EntryType::Image, image.id, None, image.updated_at, &image)
+        })
+        .collect()
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -448,14 +472,18 @@ pub async fn update_image(
     .bind(focal.map(|p| p.y))
     .fetch_one(&mut *tx)
     .await?;
+    let image = row.into_image(&state.media);
+    let actor = Some(principal.user_id);
+    outbox::record(&mut tx, EventType::ImageUpdated, &image, true, actor).await?;
     crate::articles::live::rerender_live(
         &mut tx,
         &state.media,
         crate::articles::live::Embedded::Image(id),
+        actor,
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(row.into_image(&state.media)))
+    Ok(Json(image))
 }
 
 #[derive(sqlx::FromRow)]
@@ -522,6 +550,15 @@ pub async fn delete_image(
                 ],
             )
         })?;
+    let image = current.clone().into_image(&state.media);
+    outbox::record(
+        &mut tx,
+        EventType::ImageDeleted,
+        &image,
+        false,
+        Some(principal.user_id),
+    )
+    .await?;
     tx.commit().await?;
     remove_files(&state.media, &current.keys()).await;
     tracing::info!(image.id = %id, "image deleted");
@@ -553,4 +590,16 @@ pub async fn orphaned_files(
         .filter(|(key, age)| !referenced.contains(key) && *age >= min_age)
         .map(|(key, _)| key)
         .collect())
+}
+
+impl outbox::PublicObject for Image {
+    const KIND: ObjectType = ObjectType::Image;
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    fn slug(&self) -> Option<&str> {
+        None
+    }
 }

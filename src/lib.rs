@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod app;
 pub mod articles;
 pub mod authors;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -109,7 +109,17 @@ pub struct Metrics {
     scheduler_published: Counter,
     scheduler_lag: Seconds,
     import_lines: Family<ImportLabels, Counter>,
+    feed_clients: Gauge,
     resident_memory: Gauge,
+}
+
+/// Counts a long-polling feed reader while it is held.
+pub struct FeedClient(Gauge);
+
+impl Drop for FeedClient {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 fn latency_histogram() -> Histogram {
@@ -222,6 +232,12 @@ impl Metrics {
                 "Import lines by outcome (created, updated, unchanged, failed)",
                 Family::default(),
             ),
+            feed_clients: registered(
+                r,
+                "galley_feed_clients",
+                "Change-feed readers holding a long poll open",
+                Gauge::default(),
+            ),
             resident_memory: registered(
                 r,
                 "galley_process_resident_memory_bytes",
@@ -243,6 +259,12 @@ impl Metrics {
         self.scheduler_runs
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
+    }
+
+    /// Marks a feed reader as waiting until the guard is dropped.
+    pub fn feed_client(&self) -> FeedClient {
+        self.feed_clients.inc();
+        FeedClient(self.feed_clients.clone())
     }
 
     pub fn count_import(&self, lines: ImportLines, dry_run: bool) {

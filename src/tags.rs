@@ -21,6 +21,11 @@ use crate::{
         role::Role,
     },
     articles::live::Embedded,
+    changes::{
+        current::Current,
+        feed::EntryType,
+        outbox::{self, EventType, ObjectType},
+    },
     http::{
         error::{ApiError, ApiResult, Problem},
         extract::{ApiJson, ApiQuery, IdOrSlug},
@@ -43,6 +48,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The longest tag name, in characters.
 pub const NAME_MAX_CHARS: usize = 100;
+
+/// The columns of a row. A macro so that `concat!` can build static statements.
+macro_rules! columns {
+    () => {
+        "t.id, t.slug, t.name, t.description, t.article_count, t.created_at, t.updated_at"
+    };
+}
 
 /// The id of the tag with this id or slug, for an article that refers to it.
 pub async fn id_of(
@@ -73,14 +85,20 @@ pub async fn find_or_create(
     slug: &str,
     name: &str,
 ) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query(
-        "insert into tags (id, slug, name) values ($1, $2, $3) on conflict (slug) do nothing",
-    )
+    let created: Option<Tag> = sqlx::query_as(concat!(
+        "insert into tags as t (id, slug, name) values ($1, $2, $3) on conflict (slug) do nothing \
+         returning ",
+        columns!()
+    ))
     .bind(Uuid::now_v7())
     .bind(slug)
     .bind(name)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
+    if let Some(tag) = created {
+        outbox::record(tx, EventType::TagCreated, &tag, true, None).await?;
+        return Ok(Some(tag.id));
+    }
     id_by_slug(tx, slug).await
 }
 
@@ -96,13 +114,6 @@ pub struct Tag {
     pub article_count: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-}
-
-/// The columns of a row. A macro so that `concat!` can build static statements.
-macro_rules! columns {
-    () => {
-        "t.id, t.slug, t.name, t.description, t.article_count, t.created_at, t.updated_at"
-    };
 }
 
 const COLUMNS: &str = columns!();
@@ -177,6 +188,34 @@ pub async fn list_tags(
     Ok(Json(page.finish(rows, total, |tag| tag)))
 }
 
+/// Tags with ids after `after`, in id order, for the change feed's initial state.
+pub async fn current_page(
+    db: &sqlx::PgPool,
+    after: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<Current>> {
+    let tags: Vec<Tag> = sqlx::query_as(concat!(
+        "select ",
+        columns!(),
+        " from tags t where t.id > $1 order by t.id limit $2"
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    tags.into_iter()
+        .map(|tag| {
+            Current::public(
+                EntryType::Tag,
+                tag.id,
+                Some(tag.slug.clone()),
+                tag.updated_at,
+                &tag,
+            )
+        })
+        .collect()
+}
+
 /// Get a tag by id or slug.
 #[utoipa::path(get, path = "/v1/tags/{id}", tag = "tags",
     params(("id" = String, Path, description = "Tag id or slug")),
@@ -233,19 +272,28 @@ pub async fn create_tag(
     let explicit_slug = body.slug.map(|s| v.slug("slug", &s));
     v.finish()?;
 
+    let actor = Some(principal.user_id);
     let tag = slug::insert_with_slug(&state.db, SlugTable::Tags, explicit_slug, &name, |slug| {
-        sqlx::query_as::<_, Tag>(concat!(
-            r#"
-            insert into tags as t (id, slug, name, description)
-            values ($1, $2, $3, $4)
-            returning "#,
-            columns!()
-        ))
-        .bind(Uuid::now_v7())
-        .bind(slug)
-        .bind(&name)
-        .bind(&description)
-        .fetch_one(&state.db)
+        let (name, description, db) = (&name, &description, &state.db);
+        async move {
+            let mut tx = db.begin().await?;
+            let tag = sqlx::query_as::<_, Tag>(concat!(
+                r#"
+                insert into tags as t (id, slug, name, description)
+                values ($1, $2, $3, $4)
+                returning "#,
+                columns!()
+            ))
+            .bind(Uuid::now_v7())
+            .bind(slug)
+            .bind(name)
+            .bind(description)
+            .fetch_one(&mut *tx)
+            .await?;
+            outbox::record(&mut tx, EventType::TagCreated, &tag, true, actor).await?;
+            tx.commit().await?;
+            Ok(tag)
+        }
     })
     .await?;
     tracing::info!(tag.id = %tag.id, "tag created");
@@ -320,7 +368,10 @@ pub async fn update_tag(
     .fetch_one(&mut *tx)
     .await
     .map_err(|err| slug::taken_on_update(err, SlugTable::Tags, &slug_value))?;
-    crate::articles::live::rerender_live(&mut tx, &state.media, Embedded::Tag(tag.id)).await?;
+    let actor = Some(principal.user_id);
+    outbox::record(&mut tx, EventType::TagUpdated, &tag, true, actor).await?;
+    crate::articles::live::rerender_live(&mut tx, &state.media, Embedded::Tag(tag.id), actor)
+        .await?;
     tx.commit().await?;
     tracing::info!(tag.id = %tag.id, "tag updated");
     Ok(Json(tag))
@@ -343,12 +394,26 @@ pub async fn delete_tag(
         .await?
         .ok_or(ApiError::NotFound)?;
     check_if_match(&headers, &current)?;
-    crate::articles::live::drop_tag_from_live(&mut tx, &state.media, current.id).await?;
+    let actor = Some(principal.user_id);
+    crate::articles::live::drop_tag_from_live(&mut tx, &state.media, current.id, actor).await?;
     sqlx::query("delete from tags where id = $1")
         .bind(current.id)
         .execute(&mut *tx)
         .await?;
+    outbox::record(&mut tx, EventType::TagDeleted, &current, false, actor).await?;
     tx.commit().await?;
     tracing::info!(tag.id = %current.id, "tag deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+impl outbox::PublicObject for Tag {
+    const KIND: ObjectType = ObjectType::Tag;
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    fn slug(&self) -> Option<&str> {
+        Some(&self.slug)
+    }
 }

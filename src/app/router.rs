@@ -26,6 +26,8 @@ use crate::http::{
         crate::articles::View,
         crate::articles::workflow::Action,
         crate::articles::model::ArticleStatus,
+        crate::changes::feed::FeedView,
+        crate::changes::feed::Include,
     )),
     tags(
         (name = "operations", description = "Health, readiness and this document"),
@@ -38,6 +40,7 @@ use crate::http::{
         (name = "articles", description = "Articles: working copies, live copies, publishing"),
         (name = "revisions", description = "Every change to an article, numbered, with its snapshot"),
         (name = "import", description = "NDJSON import and export of articles"),
+        (name = "changes", description = "The change feed: the current state, then every change"),
     )
 )]
 struct ApiDoc;
@@ -51,6 +54,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::tags::router())
         .merge(crate::images::router())
         .merge(crate::articles::router())
+        .merge(crate::changes::router())
 }
 
 /// The routes, their OpenAPI document (route policies taken out) and the policies.

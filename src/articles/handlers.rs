@@ -107,6 +107,7 @@ pub async fn create_article(
     history::record(
         &mut tx,
         &data,
+        history::Was::NEW,
         history::RevisionAction::Create,
         Some(principal.user_id),
         state.config.revisions_keep,
@@ -263,6 +264,7 @@ pub async fn update_article(
         history::record(
             &mut tx,
             &data,
+            history::Was::of(&before),
             history::RevisionAction::Update,
             Some(principal.user_id),
             state.config.revisions_keep,
@@ -297,14 +299,7 @@ pub async fn delete_article(
         .bind(data.id)
         .execute(&mut *tx)
         .await?;
-    history::event(
-        &mut tx,
-        data.id,
-        history::EventKind::Delete,
-        Some(principal.user_id),
-        data.version,
-    )
-    .await?;
+    history::deleted(&mut tx, &data, Some(principal.user_id)).await?;
     tx.commit().await?;
     tracing::info!(article.id = %data.id, "article deleted");
     Ok(StatusCode::NO_CONTENT)

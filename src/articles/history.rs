@@ -1,5 +1,6 @@
 //! What happened to an article: numbered revisions of its working copy (who, when, which action,
-//! a snapshot) and the append-only event log, both written in the transaction of the change.
+//! a snapshot) and the change's event in the outbox, both written in the transaction of the
+//! change.
 
 use axum::{
     Json,
@@ -14,8 +15,9 @@ use sqlx::{PgConnection, Postgres, QueryBuilder};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{ArticleData, store, workflow};
+use super::{ArticleData, model::ArticleStatus, store, workflow};
 use crate::app::AppState;
+use crate::changes::outbox::{self, ArticleChange, EventType, Op};
 use crate::{
     accounts::{auth::Auth, role::Role},
     http::{
@@ -25,23 +27,83 @@ use crate::{
     },
 };
 
-/// Appends revision `n+1` with `data` as its snapshot and the matching event; then drops the
-/// oldest revisions beyond `keep` (0 keeps all). The article row must be locked by the caller,
-/// which makes `max(number) + 1` safe.
+/// What an article was before the change a revision records: whether it existed, whether
+/// the public could read it, and whether it had ever been published. Its event follows from
+/// this and the action (`change_of`).
+#[derive(Debug, Clone, Copy)]
+pub struct Was {
+    pub exists: bool,
+    pub live: bool,
+    pub published: bool,
+}
+
+impl Was {
+    pub const NEW: Self = Self {
+        exists: false,
+        live: false,
+        published: false,
+    };
+
+    pub fn of(before: &ArticleData) -> Self {
+        Self {
+            exists: true,
+            live: before.live_version.is_some(),
+            published: before.published_at.is_some(),
+        }
+    }
+}
+
+/// The event of an action: the most significant thing it did, as a subscriber sees it (an
+/// imported line that publishes is `article.published`, not also `article.updated`).
+fn change_of(data: &ArticleData, action: RevisionAction, was: Was) -> ArticleChange<'_> {
+    use EventType as E;
+    use RevisionAction as A;
+    let live = data.live_version.is_some();
+    let gone = (was.live && !live).then_some(Op::Delete);
+    let (event, public) = match action {
+        A::Publish | A::PublishScheduled => (E::ArticlePublished, Some(Op::Upsert)),
+        A::Create | A::Import if live => (E::ArticlePublished, Some(Op::Upsert)),
+        A::Import if was.live => match data.status {
+            ArticleStatus::Archived => (E::ArticleArchived, gone),
+            _ => (E::ArticleUnpublished, gone),
+        },
+        A::Create | A::Import if !was.exists => (E::ArticleCreated, None),
+        A::Create | A::Import | A::Update | A::RestoreRevision => (E::ArticleUpdated, None),
+        A::Submit => (E::ArticleSubmitted, None),
+        A::Schedule => (E::ArticleScheduled, None),
+        A::Unschedule => (E::ArticleUnscheduled, None),
+        A::Unpublish => (E::ArticleUnpublished, gone),
+        A::Archive => (E::ArticleArchived, gone),
+        A::Restore => (E::ArticleRestored, None),
+    };
+    ArticleChange {
+        data,
+        event,
+        public,
+        first_publish: !was.published,
+    }
+}
+
+/// Appends revision `n+1` with `data` as its snapshot and writes the change's event; then
+/// drops the oldest revisions beyond `keep` (0 keeps all). The article row must be locked by
+/// the caller, which makes `max(number) + 1` safe; a live copy the action made must already
+/// be written (the event carries it).
 pub async fn record(
     tx: &mut PgConnection,
     data: &ArticleData,
+    was: Was,
     action: RevisionAction,
     actor: Option<Uuid>,
     keep: u32,
 ) -> sqlx::Result<()> {
-    record_many(tx, &[data], action, actor, keep).await
+    record_many(tx, &[data], &[was], action, actor, keep).await
 }
 
-/// `record` for many articles at once, in three statements.
+/// `record` for many articles at once (`was` in the same order), in three statements.
 pub async fn record_many(
     tx: &mut PgConnection,
     copies: &[&ArticleData],
+    was: &[Was],
     action: RevisionAction,
     actor: Option<Uuid>,
     keep: u32,
@@ -70,16 +132,12 @@ pub async fn record_many(
     .bind(actor)
     .fetch_all(&mut *tx)
     .await?;
-    sqlx::query(
-        "insert into article_events (article_id, kind, actor_id, version) \
-         select t.id, $3, $4, t.version from unnest($1::uuid[], $2::int[]) as t(id, version)",
-    )
-    .bind(&ids)
-    .bind(&versions)
-    .bind(EventKind::from(action))
-    .bind(actor)
-    .execute(&mut *tx)
-    .await?;
+    let changes: Vec<ArticleChange<'_>> = copies
+        .iter()
+        .zip(was)
+        .map(|(data, was)| change_of(data, action, *was))
+        .collect();
+    outbox::write_articles(tx, &changes, actor).await?;
     let keep = keep as i32;
     let (pruned, oldest_kept): (Vec<Uuid>, Vec<i32>) = numbers
         .into_iter()
@@ -102,24 +160,20 @@ pub async fn record_many(
     Ok(())
 }
 
-/// Appends an event only (a deletion, whose revisions go with the article).
-pub async fn event(
+/// Writes the event of a deletion (whose revisions go with the article); `data` is the copy
+/// as it was.
+pub async fn deleted(
     tx: &mut PgConnection,
-    article_id: Uuid,
-    kind: EventKind,
+    data: &ArticleData,
     actor: Option<Uuid>,
-    version: i32,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into article_events (article_id, kind, actor_id, version) values ($1, $2, $3, $4)",
-    )
-    .bind(article_id)
-    .bind(kind)
-    .bind(actor)
-    .bind(version)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    let change = ArticleChange {
+        data,
+        event: EventType::ArticleDeleted,
+        public: data.live_version.is_some().then_some(Op::Delete),
+        first_publish: false,
+    };
+    outbox::write_articles(tx, &[change], actor).await
 }
 
 /// The fields of a snapshot as the API names them; bookkeeping (version, timestamps, derived
@@ -209,45 +263,6 @@ crate::db::text_enum! {
         RestoreRevision = "restore_revision",
         /// Written by an import line (`POST /v1/import`, `galley import`).
         Import = "import",
-    }
-}
-
-crate::db::text_enum! {
-    /// What an entry of the event log records: each revision's action, and deletions (whose
-    /// revisions go with the article).
-    pub enum EventKind {
-        Create = "create",
-        Update = "update",
-        Submit = "submit",
-        Publish = "publish",
-        PublishScheduled = "publish_scheduled",
-        Schedule = "schedule",
-        Unschedule = "unschedule",
-        Unpublish = "unpublish",
-        Archive = "archive",
-        Restore = "restore",
-        RestoreRevision = "restore_revision",
-        Import = "import",
-        Delete = "delete",
-    }
-}
-
-impl From<RevisionAction> for EventKind {
-    fn from(action: RevisionAction) -> Self {
-        match action {
-            RevisionAction::Create => Self::Create,
-            RevisionAction::Update => Self::Update,
-            RevisionAction::Submit => Self::Submit,
-            RevisionAction::Publish => Self::Publish,
-            RevisionAction::PublishScheduled => Self::PublishScheduled,
-            RevisionAction::Schedule => Self::Schedule,
-            RevisionAction::Unschedule => Self::Unschedule,
-            RevisionAction::Unpublish => Self::Unpublish,
-            RevisionAction::Archive => Self::Archive,
-            RevisionAction::Restore => Self::Restore,
-            RevisionAction::RestoreRevision => Self::RestoreRevision,
-            RevisionAction::Import => Self::Import,
-        }
     }
 }
 
@@ -482,6 +497,7 @@ pub async fn restore_revision(
     record(
         &mut tx,
         &data,
+        Was::of(&before),
         RevisionAction::RestoreRevision,
         Some(principal.user_id),
         state.config.revisions_keep,

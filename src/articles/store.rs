@@ -14,6 +14,8 @@ pub use self::{
     error::{StoreError, StoreResult},
     live::{Embedded, drop_tag_from_live, put_live, put_live_many, remove_live, rerender_live},
     refs::{RefCache, RefKind, all_cached, missing_images, missing_relations, resolve_refs},
-    rows::{ArticleRow, COLUMNS, Key, embeds, find, find_by, find_many_by, page_after},
+    rows::{
+        ArticleRow, COLUMNS, Key, embeds, find, find_by, find_many_by, page_after, working_page,
+    },
     write::{insert, insert_many, update, update_many},
 };

@@ -220,7 +220,7 @@ pub async fn run_action(
     let now = super::now();
     validate_input(action, &input, &principal, now)?;
 
-    let was_live = data.live_version.is_some();
+    let was = history::Was::of(&data);
     data.status = target;
     match action {
         Action::Publish => {
@@ -242,7 +242,7 @@ pub async fn run_action(
             store::update(&mut tx, &data).await?;
             store::put_live(&mut tx, &state.media, &data).await?;
         }
-        Action::Unpublish | Action::Archive if was_live => {
+        Action::Unpublish | Action::Archive if was.live => {
             data.live_version = None;
             store::update(&mut tx, &data).await?;
             store::remove_live(&mut tx, data.id).await?;
@@ -252,6 +252,7 @@ pub async fn run_action(
     history::record(
         &mut tx,
         &data,
+        was,
         action.revision(),
         Some(principal.user_id),
         state.config.revisions_keep,
@@ -331,6 +332,7 @@ pub async fn publish_due(state: &AppState) -> ApiResult<usize> {
         let mut data = store::find(&mut *tx, &IdOrSlug::Id(id), false)
             .await?
             .ok_or(ApiError::NotFound)?;
+        let was = history::Was::of(&data);
         // The live copy shows the time the editor chose, also when publishing catches up
         // after downtime.
         data.status = ArticleStatus::Published;
@@ -343,6 +345,7 @@ pub async fn publish_due(state: &AppState) -> ApiResult<usize> {
         history::record(
             &mut tx,
             &data,
+            was,
             RevisionAction::PublishScheduled,
             None,
             state.config.revisions_keep,

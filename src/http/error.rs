@@ -78,6 +78,9 @@ pub enum ApiError {
     /// `Idempotency-Key`: the key was used for a different request.
     #[error("idempotency key reused")]
     IdempotencyKeyReused,
+    /// The change feed no longer holds what a cursor points at.
+    #[error("cursor expired")]
+    CursorExpired,
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable: {0}")]
@@ -106,9 +109,37 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) | Self::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::CursorExpired => StatusCode::GONE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Kind, title and detail of the problems whose words never vary.
+    fn fixed_problem(&self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Self::IdempotencyKeyInUse => (
+                "idempotency-key-in-use",
+                "Request in progress",
+                "a request with this Idempotency-Key is still running; retry shortly",
+            ),
+            Self::IdempotencyKeyReused => (
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+                "this Idempotency-Key was used for a different request (method, path or body)",
+            ),
+            Self::PreconditionFailed => (
+                "precondition-failed",
+                "Precondition failed",
+                "the resource changed since the If-Match ETag was read",
+            ),
+            Self::CursorExpired => (
+                "cursor-expired",
+                "Cursor expired",
+                "the changes after this cursor are past the feed's retention; start again without a cursor",
+            ),
+            _ => ("not-found", "Not found", "no such resource"),
         }
     }
 
@@ -129,37 +160,15 @@ impl ApiError {
             ),
             Self::Forbidden(d) => ("forbidden", "Not allowed", Some(d.clone()), None),
             Self::QuotaExceeded(d) => ("quota-exceeded", "Quota exceeded", Some(d.clone()), None),
-            Self::NotFound => (
-                "not-found",
-                "Not found",
-                Some("no such resource".to_owned()),
-                None,
-            ),
+            Self::NotFound
+            | Self::IdempotencyKeyInUse
+            | Self::IdempotencyKeyReused
+            | Self::PreconditionFailed
+            | Self::CursorExpired => {
+                let (kind, title, detail) = self.fixed_problem();
+                (kind, title, Some(detail.to_owned()), None)
+            }
             Self::Conflict(d) => ("conflict", "Conflict", Some(d.clone()), None),
-            Self::IdempotencyKeyInUse => (
-                "idempotency-key-in-use",
-                "Request in progress",
-                Some(
-                    "a request with this Idempotency-Key is still running; retry shortly"
-                        .to_owned(),
-                ),
-                None,
-            ),
-            Self::IdempotencyKeyReused => (
-                "idempotency-key-reused",
-                "Idempotency-Key reused",
-                Some(
-                    "this Idempotency-Key was used for a different request (method, path or body)"
-                        .to_owned(),
-                ),
-                None,
-            ),
-            Self::PreconditionFailed => (
-                "precondition-failed",
-                "Precondition failed",
-                Some("the resource changed since the If-Match ETag was read".to_owned()),
-                None,
-            ),
             Self::PayloadTooLarge(d) => (
                 "payload-too-large",
                 "Payload too large",

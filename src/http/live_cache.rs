@@ -41,7 +41,9 @@ use axum::{
 };
 use prometheus_client::metrics::counter::Counter;
 use quick_cache::{Weighter, sync::Cache};
-use sqlx::{PgPool, postgres::PgListener};
+use sqlx::PgPool;
+
+use crate::db::notifications::{self, Notice};
 use tokio::sync::watch;
 
 use super::route_policy::{Policy, RoutePolicies};
@@ -133,19 +135,7 @@ impl LiveCache {
         let Some(inner) = self.0.clone() else {
             return;
         };
-        tokio::spawn(async move {
-            let mut delay = Duration::from_millis(100);
-            loop {
-                match listen(&inner, &db).await {
-                    Ok(()) => delay = Duration::from_millis(100),
-                    Err(err) => {
-                        tracing::warn!(error = %err, "live cache: notification connection failed; not caching until it is back");
-                        delay = (delay * 2).min(Duration::from_secs(5));
-                    }
-                }
-                tokio::time::sleep(delay).await;
-            }
-        });
+        notifications::follow(db, CHANNEL, "live cache", move |notice| inner.on(notice));
     }
 
     /// Whether reads are being kept: on, and following notifications.
@@ -175,34 +165,33 @@ impl LiveCache {
     }
 }
 
-/// Listens until the connection is lost. Every way out stops caching first, and coming back
-/// starts a new generation: notifications sent meanwhile are lost.
-async fn listen(inner: &Inner, db: &PgPool) -> sqlx::Result<()> {
-    let mut listener = PgListener::connect_with(db).await?;
-    listener.listen(CHANNEL).await?;
-    inner.generation.fetch_add(1, Ordering::SeqCst);
-    // Pages kept for the outage: none may be served once changes can be seen again.
-    inner.entries.clear();
-    inner.broken.store(false, Ordering::SeqCst);
-    inner.listening.store(true, Ordering::SeqCst);
-    let outcome = loop {
-        match listener.try_recv().await {
-            Ok(Some(_)) => {
-                inner.generation.fetch_add(1, Ordering::SeqCst);
-                inner.entries.clear();
+impl Inner {
+    /// Coming back starts a new generation: notifications sent meanwhile are lost. Losing the
+    /// connection stops caching first.
+    fn on(&self, notice: Notice) {
+        match notice {
+            Notice::Up => {
+                self.generation.fetch_add(1, Ordering::SeqCst);
+                // Pages kept for the outage: none may be served once changes can be seen again.
+                self.entries.clear();
+                self.broken.store(false, Ordering::SeqCst);
+                self.listening.store(true, Ordering::SeqCst);
             }
-            Ok(None) => break Ok(()),
-            Err(err) => break Err(err),
+            Notice::Notified => {
+                self.generation.fetch_add(1, Ordering::SeqCst);
+                self.entries.clear();
+            }
+            Notice::Down => {
+                self.listening.store(false, Ordering::SeqCst);
+                self.generation.fetch_add(1, Ordering::SeqCst);
+                if self.stale_for.is_zero() {
+                    self.entries.clear();
+                } else {
+                    self.broken.store(true, Ordering::SeqCst);
+                }
+            }
         }
-    };
-    inner.listening.store(false, Ordering::SeqCst);
-    inner.generation.fetch_add(1, Ordering::SeqCst);
-    if inner.stale_for.is_zero() {
-        inner.entries.clear();
-    } else {
-        inner.broken.store(true, Ordering::SeqCst);
     }
-    outcome
 }
 
 fn key_of(request: &Request) -> Option<Key> {

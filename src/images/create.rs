@@ -16,6 +16,7 @@ use super::processing::{Encoded, ImageError};
 use crate::app::AppState;
 use crate::{
     accounts::{auth::Auth, role::Role},
+    changes::outbox::EventType,
     http::error::{ApiError, ApiResult, Problem},
     validate::Validator,
 };
@@ -221,7 +222,8 @@ pub(super) async fn store(
             .await
             .map_err(Stored::Files)?;
     }
-    sqlx::query_as(concat!(
+    let mut tx = state.db.begin().await.map_err(Stored::Row)?;
+    let row: ImageRow = sqlx::query_as(concat!(
         "insert into images as i (id, sha256, mime_type, width, height, bytes, storage_key, \
              alt, caption, credit, blurhash, variants, original_filename, created_by) \
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
@@ -242,9 +244,21 @@ pub(super) async fn store(
     .bind(DbJson(&stored))
     .bind(&upload.filename)
     .bind(user_id)
-    .fetch_one(&state.db)
+    .fetch_one(&mut *tx)
     .await
-    .map_err(Stored::Row)
+    .map_err(Stored::Row)?;
+    let image = row.clone().into_image(media);
+    crate::changes::outbox::record(
+        &mut tx,
+        EventType::ImageCreated,
+        &image,
+        true,
+        Some(user_id),
+    )
+    .await
+    .map_err(Stored::Row)?;
+    tx.commit().await.map_err(Stored::Row)?;
+    Ok(row)
 }
 
 pub(super) async fn put(

@@ -64,6 +64,14 @@ impl TestApp {
         }
     }
 
+    /// The app with its change signal listening, as `galley serve` runs it: long polls and
+    /// webhook workers wake on commit instead of every second.
+    pub fn following_changes(pool: PgPool) -> Self {
+        let app = Self::new(pool);
+        app.state.changes.spawn_listener(app.pool.clone());
+        app
+    }
+
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
         send_to(&self.router, request).await
     }

@@ -200,7 +200,7 @@ async fn nothing_is_kept_while_notifications_could_be_missed(pool: PgPool) {
     // the copy kept before the cut must not be served (its notifications may have been lost).
     let cut: Vec<bool> = sqlx::query_scalar(
         "select pg_terminate_backend(pid) from pg_stat_activity \
-         where datname = current_database() and query ilike 'listen%'",
+         where datname = current_database() and query ilike 'listen%galley_live%'",
     )
     .fetch_all(&pool)
     .await

@@ -3,6 +3,7 @@
 mod accounts;
 mod articles;
 mod authors;
+mod changes;
 mod contract;
 mod faults;
 mod helpers;

@@ -153,6 +153,7 @@ async fn openapi_documents_every_routed_endpoint_with_error_responses(pool: PgPo
         ("POST", "/v1/articles/{id}/revisions/{n}/restore"),
         ("POST", "/v1/import"),
         ("GET", "/v1/export"),
+        ("GET", "/v1/changes"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))

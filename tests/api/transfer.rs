@@ -173,7 +173,7 @@ async fn running_a_file_again_changes_nothing_and_dry_runs_write_nothing(pool: P
         "authors",
         "tags",
         "article_revisions",
-        "article_events",
+        "changes",
     ] {
         assert_eq!(
             count(&pool, &format!("select count(*) from {table}")).await,
@@ -185,7 +185,11 @@ async fn running_a_file_again_changes_nothing_and_dry_runs_write_nothing(pool: P
     let first = import(&app, &editor, "", file.clone()).await.json();
     assert_eq!(counts(&first), (453, 0, 0, 0));
     let revisions = count(&pool, "select count(*) from article_revisions").await;
-    let events = count(&pool, "select count(*) from article_events").await;
+    let events = count(
+        &pool,
+        "select count(*) from changes where object_type = 'article'",
+    )
+    .await;
     assert_eq!((revisions, events), (453, 453));
     let again = import(&app, &editor, "", file.clone()).await.json();
     assert_eq!(counts(&again), (0, 0, 453, 0));
@@ -194,7 +198,11 @@ async fn running_a_file_again_changes_nothing_and_dry_runs_write_nothing(pool: P
         revisions
     );
     assert_eq!(
-        count(&pool, "select count(*) from article_events").await,
+        count(
+            &pool,
+            "select count(*) from changes where object_type = 'article'"
+        )
+        .await,
         events
     );
     assert_eq!(count(&pool, "select count(*) from authors").await, 2);

@@ -360,7 +360,7 @@ async fn two_processes_publish_a_batch_of_due_articles_exactly_once(pool: PgPool
     let published: Vec<(String, i64, i64)> = sqlx::query_as(
         "select a.status, \
             (select count(*) from article_revisions r where r.article_id = a.id and r.action = 'publish_scheduled'), \
-            (select count(*) from article_events e where e.article_id = a.id and e.kind = 'publish_scheduled') \
+            (select count(*) from changes e where e.object_id = a.id and e.event = 'article.published') \
          from articles a where a.status <> 'draft' or a.scheduled_at is not null",
     )
     .fetch_all(&pool)
@@ -562,12 +562,11 @@ async fn revisions_record_every_change_and_restore_as_a_new_one(pool: PgPool) {
         .await
         .json();
     assert_eq!(fifth["action"], "restore_revision");
-    let events: i64 =
-        sqlx::query_scalar("select count(*) from article_events where article_id = $1::uuid")
-            .bind(&id)
-            .fetch_one(&pool)
-            .await
-            .expect("events");
+    let events: i64 = sqlx::query_scalar("select count(*) from changes where object_id = $1::uuid")
+        .bind(&id)
+        .fetch_one(&pool)
+        .await
+        .expect("events");
     assert_eq!(events, 5, "one event per recorded change");
 
     // Deleting the article deletes its revisions; the deletion is an event.
@@ -581,11 +580,11 @@ async fn revisions_record_every_change_and_restore_as_a_new_one(pool: PgPool) {
         .expect("count");
     assert_eq!(left, 0);
     let kinds: Vec<String> =
-        sqlx::query_scalar("select kind from article_events order by id desc limit 1")
+        sqlx::query_scalar("select event from changes order by tx desc, seq desc limit 1")
             .fetch_all(&pool)
             .await
             .expect("kinds");
-    assert_eq!(kinds, vec!["delete"]);
+    assert_eq!(kinds, vec!["article.deleted"]);
 }
 
 /// The first page of article `id`'s revisions, newest first.

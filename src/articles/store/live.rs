@@ -8,7 +8,16 @@ use super::super::{
     model::{ArticleData, Embeds, render},
     search::SearchVector,
 };
-use crate::images::Media;
+use chrono::{DateTime, Utc};
+
+use crate::{
+    changes::{
+        current::Current,
+        feed::EntryType,
+        outbox::{self, ArticleChange, EventType, Op},
+    },
+    images::Media,
+};
 
 use super::{
     error::{StoreError, StoreResult},
@@ -23,25 +32,31 @@ pub async fn put_live(
     media: &Media,
     published: &ArticleData,
 ) -> StoreResult<()> {
-    put_live_many(tx, media, &[published]).await.map_err(|err| {
-        match err.as_database_error().and_then(|e| e.constraint()) {
-            Some("live_articles_slug_key") => StoreError::LiveSlugTaken,
-            _ => StoreError::Database(err),
-        }
-    })
+    let counts = put_live_many(tx, media, &[published])
+        .await
+        .map_err(
+            |err| match err.as_database_error().and_then(|e| e.constraint()) {
+                Some("live_articles_slug_key") => StoreError::LiveSlugTaken,
+                _ => StoreError::Database(err),
+            },
+        )?;
+    Ok(counts.apply(tx).await?)
 }
 
 /// Takes the live copies of `copies`, working copies as just saved in this transaction (status
 /// `published`): renders their JSON once, indexes them for search, and adjusts the
-/// published-article counts of their authors and tags. A fixed number of statements however
-/// many copies. The copy itself is the revision of its version, which `history` records.
+/// published-article counts of their authors and tags: those are returned, for the caller to
+/// apply as late in its transaction as it can (every writer publishing under the same author
+/// waits for those rows). A fixed number of statements however many copies. The copy itself is
+/// the revision of its version, which `history` records.
 pub async fn put_live_many(
     tx: &mut PgConnection,
     media: &Media,
     copies: &[&ArticleData],
-) -> sqlx::Result<()> {
+) -> sqlx::Result<CountDeltas> {
+    let mut deltas = CountDeltas::default();
     if copies.is_empty() {
-        return Ok(());
+        return Ok(deltas);
     }
     let embeds = embeds(&mut *tx, media, copies).await?;
     let ids: Vec<Uuid> = copies.iter().map(|c| c.id).collect();
@@ -112,14 +127,13 @@ pub async fn put_live_many(
         .execute(&mut *tx)
         .await?;
     }
-    let mut deltas = CountDeltas::default();
     for (_, authors, tags) in &previous {
         deltas.add(authors, tags, -1);
     }
     for copy in copies {
         deltas.add(&copy.author_ids, &copy.tag_ids, 1);
     }
-    deltas.apply(tx).await
+    Ok(deltas)
 }
 
 /// The stored JSON texts of a live copy: the full document and the list summary (no body).
@@ -152,7 +166,8 @@ pub async fn remove_live(tx: &mut PgConnection, id: Uuid) -> StoreResult<()> {
 /// copies gained or lost. Recounting instead read every live copy of each tag, which was most
 /// of an import's time.
 #[derive(Default)]
-pub(super) struct CountDeltas {
+#[must_use = "the counts change only once applied"]
+pub struct CountDeltas {
     authors: std::collections::BTreeMap<Uuid, i32>,
     tags: std::collections::BTreeMap<Uuid, i32>,
 }
@@ -169,7 +184,7 @@ impl CountDeltas {
 
     /// One statement per table; rows are updated in id order (the maps are sorted), so two
     /// imports touching the same tags cannot deadlock on them.
-    async fn apply(self, tx: &mut PgConnection) -> sqlx::Result<()> {
+    pub async fn apply(self, tx: &mut PgConnection) -> sqlx::Result<()> {
         for (sql, deltas) in [
             (
                 "update authors t set article_count = t.article_count + d.n \
@@ -205,11 +220,13 @@ pub enum Embedded {
 }
 
 /// Renders again the live copies that embed a renamed author or tag or an edited image, so the
-/// public JSON never shows stale names, captions or credits.
+/// public JSON never shows stale names, captions or credits; each is an `article.published`
+/// by `actor`.
 pub async fn rerender_live(
     tx: &mut PgConnection,
     media: &Media,
     changed: Embedded,
+    actor: Option<Uuid>,
 ) -> StoreResult<()> {
     let (sql, id) = match changed {
         Embedded::Author(id) => (
@@ -227,7 +244,7 @@ pub async fn rerender_live(
         ),
     };
     let ids: Vec<Uuid> = sqlx::query_scalar(sql).bind(id).fetch_all(&mut *tx).await?;
-    rerender_ids(tx, media, &ids).await
+    rerender_ids(tx, media, &ids, actor).await
 }
 
 /// Takes a deleted tag out of the live copies that carry it.
@@ -235,6 +252,7 @@ pub async fn drop_tag_from_live(
     tx: &mut PgConnection,
     media: &Media,
     tag_id: Uuid,
+    actor: Option<Uuid>,
 ) -> StoreResult<()> {
     let ids: Vec<Uuid> = sqlx::query_scalar(
         "update live_articles set tag_ids = array_remove(tag_ids, $1) \
@@ -243,7 +261,7 @@ pub async fn drop_tag_from_live(
     .bind(tag_id)
     .fetch_all(&mut *tx)
     .await?;
-    rerender_ids(tx, media, &ids).await
+    rerender_ids(tx, media, &ids, actor).await
 }
 
 /// Renders live copies again from the revision of their version (or the snapshot of a copy
@@ -252,6 +270,7 @@ pub(super) async fn rerender_ids(
     tx: &mut PgConnection,
     media: &Media,
     ids: &[Uuid],
+    actor: Option<Uuid>,
 ) -> StoreResult<()> {
     if ids.is_empty() {
         return Ok(());
@@ -289,5 +308,54 @@ pub(super) async fn rerender_ids(
     .bind(&summaries)
     .execute(&mut *tx)
     .await?;
+    let changes: Vec<ArticleChange<'_>> = copies
+        .iter()
+        .map(|data| ArticleChange {
+            data,
+            event: EventType::ArticlePublished,
+            public: Some(Op::Upsert),
+            first_publish: false,
+        })
+        .collect();
+    outbox::write_articles(tx, &changes, actor).await?;
     Ok(())
+}
+
+/// Live articles with ids after `after`, in id order, as the change feed's initial state:
+/// the summary, or with `body` the whole document.
+pub async fn current_page(
+    db: &sqlx::PgPool,
+    after: Uuid,
+    limit: i64,
+    body: bool,
+) -> sqlx::Result<Vec<Current>> {
+    let rows: Vec<(Uuid, String, DateTime<Utc>, String)> = sqlx::query_as(
+        "select article_id, slug, updated_at, case when $3 then document else summary end \
+         from live_articles where article_id > $1 order by article_id limit $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .bind(body)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, slug, at, object)| Current {
+            kind: EntryType::Article,
+            id,
+            slug: Some(slug),
+            at,
+            object: Some(object),
+            status: None,
+            version: None,
+        })
+        .collect())
+}
+
+/// The live documents (with body) of those of `ids` that are live.
+pub async fn documents(db: &sqlx::PgPool, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    sqlx::query_as("select article_id, document from live_articles where article_id = any($1)")
+        .bind(ids)
+        .fetch_all(db)
+        .await
 }

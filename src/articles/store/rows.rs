@@ -8,6 +8,7 @@ use super::super::{
     model::{ArticleData, ArticleStatus, Byline, Embeds, Seo, TagRef},
 };
 use crate::{
+    changes::{current::Current, feed::EntryType},
     http::extract::IdOrSlug,
     images::{self, Media},
 };
@@ -238,4 +239,39 @@ pub async fn embeds(
         }
     }
     Ok(embeds)
+}
+
+/// Working copies with ids after `after`, in id order, for `view=working` of the change feed:
+/// identity, status and version only.
+pub async fn working_page(
+    db: &sqlx::PgPool,
+    after: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<Current>> {
+    let rows: Vec<(
+        Uuid,
+        String,
+        chrono::DateTime<chrono::Utc>,
+        ArticleStatus,
+        i32,
+    )> = sqlx::query_as(
+        "select id, slug, updated_at, status, version from articles where id > $1 \
+             order by id limit $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, slug, at, status, version)| Current {
+            kind: EntryType::ArticleWorking,
+            id,
+            slug: Some(slug),
+            at,
+            object: None,
+            status: Some(status),
+            version: Some(version),
+        })
+        .collect())
 }

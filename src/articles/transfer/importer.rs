@@ -10,7 +10,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::super::{
-    ArticleData, history,
+    ArticleData,
+    history::{self, Was},
     input::LineArticle,
     model::{ArticleStatus, RefInput},
     store,
@@ -57,14 +58,14 @@ pub(super) struct PendingNew {
 pub(super) struct PendingChanged {
     pub(super) slots: Vec<usize>,
     pub(super) copies: Vec<ArticleData>,
-    /// Whether each had a live copy before.
-    pub(super) was_live: Vec<bool>,
+    /// What each was before.
+    pub(super) was: Vec<Was>,
 }
 
 /// How a line that its group could not write is written alone.
 pub(super) enum Alone {
     New { explicit_slug: bool },
-    Changed { was_live: bool },
+    Changed { was: Was },
 }
 
 impl<'a> Importer<'a> {
@@ -241,10 +242,7 @@ impl<'a> Importer<'a> {
             let written = self.write_changed(tx, &changed).await;
             if self.end_group(tx, written).await? {
                 let lines = changed.slots.into_iter().zip(changed.copies);
-                let alone = changed
-                    .was_live
-                    .into_iter()
-                    .map(|was_live| Alone::Changed { was_live });
+                let alone = changed.was.into_iter().map(|was| Alone::Changed { was });
                 self.one_by_one(tx, lines.zip(alone)).await?;
             }
         }
@@ -305,12 +303,12 @@ impl<'a> Importer<'a> {
             let written = match alone {
                 Alone::New { explicit_slug } => {
                     match store::insert(tx, &mut data, explicit_slug).await {
-                        Ok(()) => self.go_live(tx, &data, false).await,
+                        Ok(()) => self.go_live(tx, &data, Was::NEW).await,
                         Err(err) => Err(err.into()),
                     }
                 }
-                Alone::Changed { was_live } => match store::update(tx, &data).await {
-                    Ok(()) => self.go_live(tx, &data, was_live).await,
+                Alone::Changed { was } => match store::update(tx, &data).await {
+                    Ok(()) => self.go_live(tx, &data, was).await,
                     Err(err) => Err(err.into()),
                 },
             };
@@ -335,12 +333,12 @@ impl<'a> Importer<'a> {
     ) -> ApiResult<()> {
         let all: Vec<&ArticleData> = changed.copies.iter().collect();
         store::update_many(tx, &all).await?;
-        for (copy, was_live) in all.iter().zip(&changed.was_live) {
-            if *was_live && copy.status != ArticleStatus::Published {
+        for (copy, was) in all.iter().zip(&changed.was) {
+            if was.live && copy.status != ArticleStatus::Published {
                 store::remove_live(tx, copy.id).await?;
             }
         }
-        Ok(self.record_and_publish(tx, &all).await?)
+        Ok(self.record_and_publish(tx, &all, &changed.was).await?)
     }
 
     pub(super) async fn write_new(
@@ -350,7 +348,8 @@ impl<'a> Importer<'a> {
     ) -> sqlx::Result<()> {
         store::insert_many(tx, &mut pending.copies, &pending.explicit_slugs).await?;
         let all: Vec<&ArticleData> = pending.copies.iter().collect();
-        self.record_and_publish(tx, &all).await
+        self.record_and_publish(tx, &all, &vec![Was::NEW; all.len()])
+            .await
     }
 
     /// The revisions and events of a group's articles just saved, and the live copies of those
@@ -359,23 +358,27 @@ impl<'a> Importer<'a> {
         &self,
         tx: &mut PgConnection,
         all: &[&ArticleData],
+        was: &[Was],
     ) -> sqlx::Result<()> {
-        history::record_many(
-            tx,
-            all,
-            history::RevisionAction::Import,
-            self.actor,
-            self.state.config.revisions_keep,
-        )
-        .await?;
         let published: Vec<&ArticleData> = all
             .iter()
             .copied()
             .filter(|c| c.status == ArticleStatus::Published)
             .collect();
-        // Last, because it ends by updating the counts of the batch's authors and tags, rows
-        // that every other batch in flight waits for until this one commits.
-        store::put_live_many(tx, &self.state.media, &published).await
+        // The live copies before the events, which carry them; their authors' and tags'
+        // counts last, because every other batch in flight waits for those rows until this
+        // one commits.
+        let counts = store::put_live_many(tx, &self.state.media, &published).await?;
+        history::record_many(
+            tx,
+            all,
+            was,
+            history::RevisionAction::Import,
+            self.actor,
+            self.state.config.revisions_keep,
+        )
+        .await?;
+        counts.apply(tx).await
     }
 
     pub(super) async fn write_line(
@@ -453,7 +456,7 @@ impl<'a> Importer<'a> {
         data.live_version = (data.status == ArticleStatus::Published).then_some(data.version);
         self.changed.slots.push(slot);
         self.changed.copies.push(data);
-        self.changed.was_live.push(current.live_version.is_some());
+        self.changed.was.push(Was::of(&current));
         Ok(Outcome::Updated)
     }
 
@@ -463,16 +466,17 @@ impl<'a> Importer<'a> {
         &self,
         tx: &mut PgConnection,
         data: &ArticleData,
-        was_live: bool,
+        was: Was,
     ) -> ApiResult<()> {
         if data.status == ArticleStatus::Published {
             store::put_live(tx, &self.state.media, data).await?;
-        } else if was_live {
+        } else if was.live {
             store::remove_live(tx, data.id).await?;
         }
         history::record(
             tx,
             data,
+            was,
             history::RevisionAction::Import,
             self.actor,
             self.state.config.revisions_keep,
