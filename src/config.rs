@@ -73,6 +73,22 @@ pub struct Config {
     /// `stale-if-error` in public `Cache-Control` (zero leaves it out).
     pub cache_stale_if_error_secs: u32,
     pub metrics: MetricsConfig,
+    pub webhooks: WebhookConfig,
+    /// How long the change feed keeps changes (an older cursor is `410`).
+    pub changes_retention: Duration,
+}
+
+/// How webhooks are delivered.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Lets loopback and private (RFC 1918, `fc00::/7`) targets through the outbound guard.
+    pub allow_private: bool,
+    /// The longest one delivery attempt takes (connect, send, first 64 KB of the answer).
+    pub timeout: Duration,
+    /// Deliveries in flight per process, across all endpoints.
+    pub concurrency: usize,
+    /// Deliveries in flight per process to one endpoint.
+    pub endpoint_concurrency: usize,
 }
 
 /// How long a client connection may rest, send a head or a body, and drain at shutdown.
@@ -304,6 +320,11 @@ impl Config {
                 31_536_000,
             )?,
             metrics: metrics(&get)?,
+            webhooks: webhooks(&get)?,
+            // At least the webhook retry schedule (about 33 h), whose attempts read the change.
+            changes_retention: Duration::from_secs(
+                parse_num::<u64>(&get, "GALLEY_CHANGES_RETENTION_DAYS", 30, 2, 3650)? * 86_400,
+            ),
         })
     }
 }
@@ -330,6 +351,15 @@ fn db(get: &impl Fn(&str) -> Option<String>) -> Result<DbConfig, ConfigError> {
             3_600_000,
         )?),
         idle_in_transaction: secs(get, "GALLEY_DB_IDLE_IN_TRANSACTION_SECS", 10, 1, 3600)?,
+    })
+}
+
+fn webhooks(get: &impl Fn(&str) -> Option<String>) -> Result<WebhookConfig, ConfigError> {
+    Ok(WebhookConfig {
+        allow_private: parse_bool(get, "GALLEY_WEBHOOK_ALLOW_PRIVATE", false)?,
+        timeout: secs(get, "GALLEY_WEBHOOK_TIMEOUT_SECS", 10, 1, 60)?,
+        concurrency: parse_num(get, "GALLEY_WEBHOOK_CONCURRENCY", 64, 1, 10_000)?,
+        endpoint_concurrency: parse_num(get, "GALLEY_WEBHOOK_ENDPOINT_CONCURRENCY", 16, 1, 1000)?,
     })
 }
 

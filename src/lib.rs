@@ -16,6 +16,7 @@ pub mod http;
 pub mod idempotency;
 pub mod images;
 pub mod metrics;
+pub mod outbound;
 pub mod slug;
 pub mod tags;
 pub mod telemetry;
