@@ -32,6 +32,7 @@ use crate::{
     http::{live_cache, middleware, openapi, request_id, route_policy::RoutePolicies},
     images::Media,
     metrics::Metrics,
+    outbound::{AddressPolicy, Outbound, SystemLookup},
 };
 
 /// What every handler can reach.
@@ -49,11 +50,20 @@ pub struct AppState {
     pub live_cache: live_cache::LiveCache,
     /// Wakes feed readers and webhook workers when changes commit.
     pub changes: ChangeSignal,
+    /// Every request Galley makes itself goes through this guard.
+    pub outbound: Outbound,
 }
 
 impl AppState {
     /// Fails only when media storage cannot be prepared (e.g. the directory cannot be created).
     pub fn new(db: PgPool, config: Config) -> anyhow::Result<Self> {
+        let outbound = Outbound::new(
+            AddressPolicy {
+                allow_private: config.webhooks.allow_private,
+            },
+            config.webhooks.timeout,
+            Arc::new(SystemLookup),
+        )?;
         let live_cache = live_cache::LiveCache::new(
             config.live_cache_bytes,
             config.live_cache_ttl,
@@ -68,6 +78,7 @@ impl AppState {
             config: Arc::new(config),
             passwords: Passwords::new(),
             changes: ChangeSignal::default(),
+            outbound,
         })
     }
 }

@@ -321,6 +321,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState::new(pool, config)?.with_background(background.clone());
     state.live_cache.spawn_listener(background.clone());
     state.changes.spawn_listener(background);
+    crate::webhooks::delivery::spawn(state.clone());
     crate::articles::workflow::spawn_scheduler(state.clone(), state.config.scheduler_interval);
     accounts::bootstrap_admin(&state).await?;
     if let Some(metrics_bind) = metrics_bind {

@@ -321,7 +321,7 @@ impl Config {
             )?,
             metrics: metrics(&get)?,
             webhooks: webhooks(&get)?,
-            // At least the webhook retry schedule (about 33 h), whose attempts read the change.
+            // At least the webhook retry schedule (about 28 h), whose attempts read the change.
             changes_retention: Duration::from_secs(
                 parse_num::<u64>(&get, "GALLEY_CHANGES_RETENTION_DAYS", 30, 2, 3650)? * 86_400,
             ),

@@ -22,3 +22,4 @@ pub mod tags;
 pub mod telemetry;
 pub mod timestamp;
 pub mod validate;
+pub mod webhooks;

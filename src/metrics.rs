@@ -109,8 +109,60 @@ pub struct Metrics {
     scheduler_published: Counter,
     scheduler_lag: Seconds,
     import_lines: Family<ImportLabels, Counter>,
-    feed_clients: Gauge,
+    events: EventMetrics,
     resident_memory: Gauge,
+}
+
+/// The change feed's and the webhooks'.
+struct EventMetrics {
+    feed_clients: Gauge,
+    deliveries: Family<OutcomeLabels, Counter>,
+    outbox_pending: Gauge,
+    outbox_oldest: Seconds,
+}
+
+impl EventMetrics {
+    fn register(r: &mut Registry) -> Self {
+        Self {
+            feed_clients: registered(
+                r,
+                "galley_feed_clients",
+                "Change-feed readers holding a long poll open",
+                Gauge::default(),
+            ),
+            deliveries: registered(
+                r,
+                "galley_webhook_deliveries",
+                "Webhook delivery attempts by outcome (ok, retry, failed, gone)",
+                Family::default(),
+            ),
+            outbox_pending: registered(
+                r,
+                "galley_webhook_pending",
+                "Webhook deliveries not yet delivered nor given up (all processes)",
+                Gauge::default(),
+            ),
+            outbox_oldest: registered(
+                r,
+                "galley_webhook_oldest_pending_seconds",
+                "Age of the oldest webhook delivery not yet delivered nor given up (0: none)",
+                Seconds::default(),
+            ),
+        }
+    }
+}
+
+/// What became of a webhook delivery attempt.
+#[derive(Debug, Clone, Copy)]
+pub enum Delivered {
+    /// A 2xx answer.
+    Ok,
+    /// Failed; another attempt is scheduled.
+    Retry,
+    /// Failed, and it was the last attempt.
+    Failed,
+    /// The receiver answered 410: its endpoint is disabled.
+    Gone,
 }
 
 /// Counts a long-polling feed reader while it is held.
@@ -232,12 +284,7 @@ impl Metrics {
                 "Import lines by outcome (created, updated, unchanged, failed)",
                 Family::default(),
             ),
-            feed_clients: registered(
-                r,
-                "galley_feed_clients",
-                "Change-feed readers holding a long poll open",
-                Gauge::default(),
-            ),
+            events: EventMetrics::register(r),
             resident_memory: registered(
                 r,
                 "galley_process_resident_memory_bytes",
@@ -263,8 +310,21 @@ impl Metrics {
 
     /// Marks a feed reader as waiting until the guard is dropped.
     pub fn feed_client(&self) -> FeedClient {
-        self.feed_clients.inc();
-        FeedClient(self.feed_clients.clone())
+        self.events.feed_clients.inc();
+        FeedClient(self.events.feed_clients.clone())
+    }
+
+    pub fn count_delivery(&self, outcome: Delivered) {
+        let outcome = match outcome {
+            Delivered::Ok => "ok",
+            Delivered::Retry => "retry",
+            Delivered::Failed => "failed",
+            Delivered::Gone => "gone",
+        };
+        self.events
+            .deliveries
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     pub fn count_import(&self, lines: ImportLines, dry_run: bool) {
@@ -306,6 +366,15 @@ impl Metrics {
         .await
         {
             self.scheduler_lag.set(lag.as_secs_f64());
+        }
+        if let Ok(Ok((pending, oldest))) = tokio::time::timeout(
+            Duration::from_secs(1),
+            crate::webhooks::delivery::backlog(&state.db),
+        )
+        .await
+        {
+            self.events.outbox_pending.set(pending);
+            self.events.outbox_oldest.set(oldest);
         }
         if let Some(rss) = resident_memory_bytes() {
             self.resident_memory.set(rss);

@@ -41,6 +41,7 @@ use crate::http::{
         (name = "revisions", description = "Every change to an article, numbered, with its snapshot"),
         (name = "import", description = "NDJSON import and export of articles"),
         (name = "changes", description = "The change feed: the current state, then every change"),
+        (name = "webhooks", description = "Signed event deliveries to your URLs (admin)"),
     )
 )]
 struct ApiDoc;
@@ -55,6 +56,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::images::router())
         .merge(crate::articles::router())
         .merge(crate::changes::router())
+        .merge(crate::webhooks::router())
 }
 
 /// The routes, their OpenAPI document (route policies taken out) and the policies.

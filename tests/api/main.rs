@@ -19,4 +19,5 @@ mod tags;
 mod tokens;
 mod transfer;
 mod users;
+mod webhooks;
 mod workflow;

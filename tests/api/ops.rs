@@ -154,6 +154,15 @@ async fn openapi_documents_every_routed_endpoint_with_error_responses(pool: PgPo
         ("POST", "/v1/import"),
         ("GET", "/v1/export"),
         ("GET", "/v1/changes"),
+        ("GET", "/v1/webhooks"),
+        ("POST", "/v1/webhooks"),
+        ("GET", "/v1/webhooks/{id}"),
+        ("PATCH", "/v1/webhooks/{id}"),
+        ("DELETE", "/v1/webhooks/{id}"),
+        ("POST", "/v1/webhooks/{id}/rotate-secret"),
+        ("POST", "/v1/webhooks/{id}/ping"),
+        ("GET", "/v1/webhooks/{id}/deliveries"),
+        ("POST", "/v1/webhooks/{id}/deliveries/{event_id}/redeliver"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))
