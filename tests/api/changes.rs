@@ -496,3 +496,77 @@ fn apply(seen: &mut HashMap<String, String>, entries: &[Value]) {
         }
     }
 }
+
+/// (event, public op) of every change written, in order.
+async fn written(pool: &PgPool) -> Vec<(String, Option<String>)> {
+    sqlx::query_as("select event, public_op from changes where object_type = 'article' order by seq")
+        .fetch_all(pool)
+        .await
+        .expect("changes")
+}
+
+#[sqlx::test]
+async fn an_import_writes_one_event_per_line_and_a_scheduled_publish_one_publish(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    let editor = app.token_for(Role::Editor).await;
+    let lines = [
+        json!({"external_id": "a-1", "title": "Draft line", "body_markdown": "x"}),
+        json!({"external_id": "a-2", "title": "Live line", "body_markdown": "y", "status": "published"}),
+        json!({"external_id": "a-3", "title": "Another draft", "body_markdown": "z"}),
+    ];
+    let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    let imported = app
+        .send(
+            TestApp::request(axum::http::Method::POST, "/v1/import", Some(&editor))
+                .header(axum::http::header::CONTENT_TYPE, "application/x-ndjson")
+                .body(axum::body::Body::from(body.clone()))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(imported.status, StatusCode::OK, "{}", imported.text());
+    let up = |e: &str, op: Option<&str>| (e.to_owned(), op.map(str::to_owned));
+    let mut first = written(&pool).await;
+    first.sort();
+    assert_eq!(
+        first,
+        vec![
+            up("article.created", None),
+            up("article.created", None),
+            up("article.published", Some("upsert")),
+        ]
+    );
+    // The same file again changes nothing, so it says nothing.
+    app.send(
+        TestApp::request(axum::http::Method::POST, "/v1/import", Some(&editor))
+            .header(axum::http::header::CONTENT_TYPE, "application/x-ndjson")
+            .body(axum::body::Body::from(body))
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(written(&pool).await.len(), 3);
+
+    let draft: String = sqlx::query_scalar("select id::text from articles where external_id = 'a-1'")
+        .fetch_one(&pool)
+        .await
+        .expect("draft");
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
+    let scheduled = app
+        .post(&format!("/v1/articles/{draft}/schedule"), Some(&editor), json!({"publish_at": at}))
+        .await;
+    assert_eq!(scheduled.status, StatusCode::OK, "{}", scheduled.text());
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    galley::articles::workflow::publish_due(&app.state).await.expect("publish due");
+    galley::articles::workflow::publish_due(&app.state).await.expect("again: nothing");
+    let all = written(&pool).await;
+    assert_eq!(
+        all[3..].to_vec(),
+        vec![up("article.scheduled", None), up("article.published", Some("upsert"))]
+    );
+    let first_publish: Option<bool> = sqlx::query_scalar(
+        "select first_publish from changes where event = 'article.published' order by seq desc limit 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .expect("first_publish");
+    assert_eq!(first_publish, Some(true));
+}

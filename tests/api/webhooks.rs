@@ -33,6 +33,8 @@ pub enum Behaviour {
     /// 500 with a 10 MB body.
     Flood,
     Gone,
+    /// The first delivery never gets an answer; the others get 200.
+    HangFirst,
 }
 
 #[derive(Debug, Clone)]
@@ -122,7 +124,13 @@ async fn receive(
             at: Instant::now(),
         });
     }
+    let first = receiver.got.lock().map(|g| g.len() == 1).unwrap_or(false);
     let answer = match behaviour {
+        Behaviour::HangFirst if first => {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            (StatusCode::OK, String::new())
+        }
+        Behaviour::HangFirst => (StatusCode::OK, "thanks".to_owned()),
         Behaviour::Ok => (StatusCode::OK, "thanks".to_owned()),
         Behaviour::Fail => (StatusCode::INTERNAL_SERVER_ERROR, "broken".to_owned()),
         Behaviour::Hang => {
@@ -651,4 +659,84 @@ async fn two_workers_never_send_the_same_attempt(pool: PgPool) {
             .await
             .expect("count");
     assert_eq!(delivered, 200);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+fn start_server(database: &str, bind: &str) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_galley"))
+        .arg("serve")
+        .env("DATABASE_URL", crate::helpers::database_url(database))
+        .env("GALLEY_BIND", bind)
+        .env("GALLEY_WEBHOOK_ALLOW_PRIVATE", "true")
+        .env("GALLEY_WEBHOOK_TIMEOUT_SECS", "1")
+        .env("GALLEY_MEDIA_DIR", std::env::temp_dir().join("galley-webhook-media"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn galley serve")
+}
+
+/// `kill -9` after the receiver has the event but before Galley records the answer: the
+/// claim lapses and the restarted server sends it again, with the same `webhook-id`.
+#[sqlx::test]
+async fn a_delivery_cut_off_by_kill_9_is_sent_again_after_a_restart(pool: PgPool) {
+    let database = pool.connect_options().get_database().expect("db").to_owned();
+    let app = TestApp::with_config(pool.clone(), |config| config.webhooks.allow_private = true);
+    let admin = app.token_for(Role::Admin).await;
+    let receiver = Receiver::start(Behaviour::HangFirst).await;
+    subscribe(&app, &admin, &receiver.url, json!(["tag.created"])).await;
+    app.post("/v1/tags", Some(&admin), json!({"name": "Olympics"})).await;
+
+    let bind = format!("127.0.0.1:{}", free_port());
+    let mut server = start_server(&database, &bind);
+    let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 1, "the first server never delivered");
+    server.kill().expect("kill -9");
+    server.wait().expect("reaped");
+    let (attempts, error): (i32, Option<String>) =
+        sqlx::query_as("select attempts, last_error from webhook_deliveries")
+            .fetch_one(&pool)
+            .await
+            .expect("delivery");
+    assert_eq!((attempts, error), (1, None), "no outcome was recorded");
+
+    let mut restarted = start_server(&database, &bind);
+    let got = receiver.wait_for(2, Duration::from_secs(20)).await;
+    let mut state = String::new();
+    for _ in 0..100 {
+        state = sqlx::query_scalar("select state from webhook_deliveries")
+            .fetch_one(&pool)
+            .await
+            .expect("state");
+        if state == "delivered" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SAFETY: kill only sends a signal to the child this test started.
+    unsafe { libc::kill(restarted.id() as i32, libc::SIGTERM) };
+    restarted.wait().expect("stopped");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].id, got[1].id);
+    assert_eq!(got[0].body, got[1].body);
+    assert_eq!(state, "delivered");
+    for _ in 0..100 {
+        let others: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+        )
+        .bind(&database)
+        .fetch_one(&pool)
+        .await
+        .expect("sessions");
+        if others == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
