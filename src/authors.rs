@@ -27,6 +27,7 @@ use crate::{
         current::Current,
         feed::EntryType,
         outbox::{self, EventType, ObjectType},
+        purge::PurgeKeys,
     },
     http::{
         error::{ApiError, ApiResult, ConstraintErrors, Problem, on_constraint, slug_error},
@@ -278,7 +279,7 @@ pub async fn list_authors(
     State(state): State<AppState>,
     ReadAccess(principal): ReadAccess,
     ApiQuery(params): ApiQuery<ListParams>,
-) -> ApiResult<Json<ListResponse<Author>>> {
+) -> ApiResult<axum::response::Response> {
     let page = params.page_request(SORT_KEYS, "name", &ID_KEY)?;
     let (rows, total) = page
         .fetch(
@@ -289,9 +290,16 @@ pub async fn list_authors(
         .await?;
     let signed_in = principal.is_some();
     let avatars = avatars(&state, &rows).await?;
-    Ok(Json(page.finish(rows, total, |row| {
-        row.into_author(signed_in, &avatars)
-    })))
+    let mut keys = PurgeKeys::list(ObjectType::Author);
+    for row in &rows {
+        keys.add(ObjectType::Author.key(row.id));
+        if let Some(avatar) = row.avatar_image_id {
+            keys.add(ObjectType::Image.key(avatar));
+        }
+    }
+    Ok(keys.respond(Json(
+        page.finish(rows, total, |row| row.into_author(signed_in, &avatars)),
+    )))
 }
 
 /// Get an author by id or slug.
@@ -303,11 +311,15 @@ pub async fn get_author(
     State(state): State<AppState>,
     ReadAccess(principal): ReadAccess,
     key: IdOrSlug,
-) -> ApiResult<Json<Author>> {
+) -> ApiResult<axum::response::Response> {
     let row = find(&state.db, &key, false)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(present(&state, row, principal.is_some()).await?))
+    let mut keys = PurgeKeys::one(ObjectType::Author, row.id);
+    if let Some(avatar) = row.avatar_image_id {
+        keys.add(ObjectType::Image.key(avatar));
+    }
+    Ok(keys.respond(Json(present(&state, row, principal.is_some()).await?)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -5,6 +5,8 @@ pub mod current;
 pub mod cursor;
 pub mod feed;
 pub mod outbox;
+pub mod purge;
+pub mod retention;
 pub mod signal;
 
 use utoipa_axum::{router::OpenApiRouter, routes};

@@ -40,6 +40,7 @@ use crate::{
         current::Current,
         feed::EntryType,
         outbox::{self, EventType, ObjectType},
+        purge::PurgeKeys,
     },
     config::MediaConfig,
     http::{
@@ -306,11 +307,11 @@ pub async fn get_image(
     State(state): State<AppState>,
     ReadAccess(_): ReadAccess,
     PathId(id): PathId,
-) -> ApiResult<Json<Image>> {
+) -> ApiResult<axum::response::Response> {
     let row = find(&state.db, id, false)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(row.into_image(&state.media)))
+    Ok(PurgeKeys::one(ObjectType::Image, id).respond(Json(row.into_image(&state.media))))
 }
 
 /// Images with ids after `after`, in id order, for the change feed's initial state.

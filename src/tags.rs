@@ -25,6 +25,7 @@ use crate::{
         current::Current,
         feed::EntryType,
         outbox::{self, EventType, ObjectType},
+        purge::PurgeKeys,
     },
     http::{
         error::{ApiError, ApiResult, Problem},
@@ -176,7 +177,7 @@ pub async fn list_tags(
     State(state): State<AppState>,
     ReadAccess(_): ReadAccess,
     ApiQuery(params): ApiQuery<ListParams>,
-) -> ApiResult<Json<ListResponse<Tag>>> {
+) -> ApiResult<axum::response::Response> {
     let page = params.page_request(SORT_KEYS, "name", &ID_KEY)?;
     let (rows, total) = page
         .fetch(
@@ -185,7 +186,11 @@ pub async fn list_tags(
             "select count from row_counts where table_name = 'tags'",
         )
         .await?;
-    Ok(Json(page.finish(rows, total, |tag| tag)))
+    let mut keys = PurgeKeys::list(ObjectType::Tag);
+    for tag in &rows {
+        keys.add(ObjectType::Tag.key(tag.id));
+    }
+    Ok(keys.respond(Json(page.finish(rows, total, |tag| tag))))
 }
 
 /// Tags with ids after `after`, in id order, for the change feed's initial state.
@@ -225,12 +230,11 @@ pub async fn get_tag(
     State(state): State<AppState>,
     ReadAccess(_): ReadAccess,
     key: IdOrSlug,
-) -> ApiResult<Json<Tag>> {
-    Ok(Json(
-        find(&state.db, &key, false)
-            .await?
-            .ok_or(ApiError::NotFound)?,
-    ))
+) -> ApiResult<axum::response::Response> {
+    let tag = find(&state.db, &key, false)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(PurgeKeys::one(ObjectType::Tag, tag.id).respond(Json(tag)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -15,6 +15,7 @@ use super::{
     store::RefKind,
 };
 use crate::app::AppState;
+use crate::changes::purge::PurgeKeys;
 use crate::{
     accounts::{
         auth::{Auth, MaybeAuth},
@@ -187,14 +188,17 @@ pub async fn get_article(
     match query.view.unwrap_or(View::Live) {
         View::Live => {
             let (id, slug) = key.binds();
-            let document: Option<String> = sqlx::query_scalar(
-                "select document from live_articles where article_id = $1 or slug = $2",
+            let (document, stored_keys): (String, String) = sqlx::query_as(
+                "select document, purge_keys from live_articles where article_id = $1 or slug = $2",
             )
             .bind(id)
             .bind(slug)
             .fetch_optional(&state.db)
-            .await?;
-            document.map(raw_json).ok_or(ApiError::NotFound)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+            let mut keys = PurgeKeys::default();
+            keys.add_stored(&stored_keys);
+            Ok(keys.respond(raw_json(document)))
         }
         View::Working => {
             let principal =

@@ -20,6 +20,7 @@ use super::{
     search, store,
 };
 use crate::app::AppState;
+use crate::changes::{outbox::ObjectType, purge::PurgeKeys};
 use crate::{
     accounts::{auth::ReadAccess, role::Role},
     http::{
@@ -155,6 +156,7 @@ pub(super) struct LiveRow {
     rank: f32,
     json: String,
     matches: Option<i64>,
+    purge_keys: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -522,7 +524,7 @@ async fn list_live(
     };
     let mut select: QueryBuilder<Postgres> = QueryBuilder::new(format!(
         "select l.article_id, l.published_at, l.updated_at, l.created_at, l.title, l.rank, \
-         l.matches, {column} as json"
+         l.matches, l.purge_keys, {column} as json"
     ));
     filters.push_source(&mut select, View::Live);
     page.push_sql(&mut select);
@@ -535,12 +537,16 @@ async fn list_live(
         .await?;
     let page_matches = rows.first().and_then(|row| row.matches);
     let total = live_total(state, &filters, maintained_total, page_matches).await?;
+    let mut keys = PurgeKeys::list(ObjectType::Article);
+    for row in rows.iter().take(page.limit as usize) {
+        keys.add_stored(&row.purge_keys);
+    }
     let list = page.finish(rows, total, |row| row.json);
     let meta = serde_json::to_string(&list.meta).map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(raw_json(format!(
+    Ok(keys.respond(raw_json(format!(
         "{{\"data\":[{}],\"meta\":{meta}}}",
         list.data.join(",")
-    )))
+    ))))
 }
 
 /// A page of working copies, rendered with their embeds: one statement for the page and its

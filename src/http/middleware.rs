@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, PROBLEM_JSON, problem_response, status_problem};
 use super::route_policy::{Policy, RoutePolicies};
+use crate::changes::purge;
 use crate::config::Config;
 
 /// Rewrites any error response that is not already a problem document (axum's 405, a body-limit
@@ -114,6 +115,16 @@ pub async fn caching(State(config): State<Arc<Config>>, request: Request, next: 
         header::VARY,
         HeaderValue::from_static("Authorization, Accept-Encoding"),
     );
+    // Purge keys are for shared caches, which never keep a signed-in answer.
+    if authenticated {
+        parts.headers.remove(purge::SURROGATE_KEY);
+    } else if let Some(tag) = parts
+        .headers
+        .get(purge::SURROGATE_KEY)
+        .and_then(purge::cache_tag)
+    {
+        parts.headers.insert(purge::CACHE_TAG, tag);
+    }
     // Responses that set their own validator (media streams, versioned articles) keep it.
     if let Some(etag) = parts.headers.get(header::ETAG).cloned() {
         if if_none_match.is_some_and(|v| etag_matches(&v, etag.to_str().unwrap_or_default())) {

@@ -499,10 +499,12 @@ fn apply(seen: &mut HashMap<String, String>, entries: &[Value]) {
 
 /// (event, public op) of every change written, in order.
 async fn written(pool: &PgPool) -> Vec<(String, Option<String>)> {
-    sqlx::query_as("select event, public_op from changes where object_type = 'article' order by seq")
-        .fetch_all(pool)
-        .await
-        .expect("changes")
+    sqlx::query_as(
+        "select event, public_op from changes where object_type = 'article' order by seq",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("changes")
 }
 
 #[sqlx::test]
@@ -545,22 +547,34 @@ async fn an_import_writes_one_event_per_line_and_a_scheduled_publish_one_publish
     .await;
     assert_eq!(written(&pool).await.len(), 3);
 
-    let draft: String = sqlx::query_scalar("select id::text from articles where external_id = 'a-1'")
-        .fetch_one(&pool)
-        .await
-        .expect("draft");
+    let draft: String =
+        sqlx::query_scalar("select id::text from articles where external_id = 'a-1'")
+            .fetch_one(&pool)
+            .await
+            .expect("draft");
     let at = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339();
     let scheduled = app
-        .post(&format!("/v1/articles/{draft}/schedule"), Some(&editor), json!({"publish_at": at}))
+        .post(
+            &format!("/v1/articles/{draft}/schedule"),
+            Some(&editor),
+            json!({"publish_at": at}),
+        )
         .await;
     assert_eq!(scheduled.status, StatusCode::OK, "{}", scheduled.text());
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    galley::articles::workflow::publish_due(&app.state).await.expect("publish due");
-    galley::articles::workflow::publish_due(&app.state).await.expect("again: nothing");
+    galley::articles::workflow::publish_due(&app.state)
+        .await
+        .expect("publish due");
+    galley::articles::workflow::publish_due(&app.state)
+        .await
+        .expect("again: nothing");
     let all = written(&pool).await;
     assert_eq!(
         all[3..].to_vec(),
-        vec![up("article.scheduled", None), up("article.published", Some("upsert"))]
+        vec![
+            up("article.scheduled", None),
+            up("article.published", Some("upsert"))
+        ]
     );
     let first_publish: Option<bool> = sqlx::query_scalar(
         "select first_publish from changes where event = 'article.published' order by seq desc limit 1",
@@ -569,4 +583,101 @@ async fn an_import_writes_one_event_per_line_and_a_scheduled_publish_one_publish
     .await
     .expect("first_publish");
     assert_eq!(first_publish, Some(true));
+}
+
+#[sqlx::test]
+async fn public_reads_name_what_they_contain_for_a_cdn_to_purge(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let editor = app.token_for(Role::Editor).await;
+    let article = created(
+        &app,
+        &editor,
+        "/v1/articles",
+        json!({"title": "Music", "body_markdown": "Notes.", "tags": [{"name": "Music"}],
+               "authors": [{"name": "管静鹏"}]}),
+    )
+    .await;
+    let id = id(&article);
+    let published = app
+        .post(
+            &format!("/v1/articles/{id}/publish"),
+            Some(&editor),
+            json!({}),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::OK);
+    let author = article["authors"][0]["id"]
+        .as_str()
+        .expect("author")
+        .to_owned();
+    let tag = article["tags"][0]["id"].as_str().expect("tag").to_owned();
+
+    let one = app.get(&format!("/v1/articles/{id}"), None).await;
+    assert_eq!(one.status, StatusCode::OK, "{}", one.text());
+    let expected = format!("article-{id} author-{author} tag-{tag}");
+    assert_eq!(one.header("surrogate-key"), Some(expected.as_str()));
+    assert_eq!(
+        one.header("cache-tag"),
+        Some(expected.replace(' ', ",").as_str())
+    );
+    let list = app.get("/v1/articles", None).await;
+    assert_eq!(
+        list.header("surrogate-key"),
+        Some(format!("articles {expected}").as_str())
+    );
+    let tags = app.get("/v1/tags", None).await;
+    assert_eq!(
+        tags.header("surrogate-key"),
+        Some(format!("tags tag-{tag}").as_str())
+    );
+    let one_tag = app.get(&format!("/v1/tags/{tag}"), None).await;
+    assert_eq!(
+        one_tag.header("surrogate-key"),
+        Some(format!("tag-{tag}").as_str())
+    );
+    let authors = app.get("/v1/authors", None).await;
+    assert_eq!(
+        authors.header("surrogate-key"),
+        Some(format!("authors author-{author}").as_str())
+    );
+    // A signed-in answer is never for a shared cache: no keys.
+    let signed_in = app.get(&format!("/v1/articles/{id}"), Some(&editor)).await;
+    assert_eq!(signed_in.header("surrogate-key"), None);
+    assert_eq!(signed_in.header("cache-tag"), None);
+}
+
+#[sqlx::test]
+async fn changes_past_retention_are_deleted_and_their_cursors_expire(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    let editor = app.token_for(Role::Editor).await;
+    let (_, before) = read_all(&app, None, "", None).await;
+    for name in ["Olympics", "Music"] {
+        created(&app, &editor, "/v1/tags", json!({"name": name})).await;
+    }
+    let (seen, after) = read_all(&app, None, "", Some(before.clone())).await;
+    assert_eq!(seen.len(), 2);
+    sqlx::query("update changes set at = now() - interval '40 days'")
+        .execute(&pool)
+        .await
+        .expect("age");
+    let retention = Duration::from_secs(30 * 86_400);
+    let pruned = galley::changes::retention::prune(&pool, retention)
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 2);
+    app.get(&format!("/v1/changes?cursor={before}"), None)
+        .await
+        .assert_problem(StatusCode::GONE, "cursor-expired");
+    let (rest, _) = read_all(&app, None, "", Some(after)).await;
+    assert!(
+        rest.is_empty(),
+        "a cursor after what was deleted still reads on"
+    );
+    created(&app, &editor, "/v1/tags", json!({"name": "松弛感"})).await;
+    assert_eq!(
+        galley::changes::retention::prune(&pool, retention)
+            .await
+            .expect("prune"),
+        0
+    );
 }

@@ -390,7 +390,10 @@ async fn failing_hanging_and_flooding_receivers_are_retried_and_hold_up_no_one(p
             // Counted from the attempt's end.
             let took = entry["duration_ms"].as_i64().unwrap_or(0);
             let wait = (next - last).num_milliseconds() - took;
-            assert!((3900..=6100).contains(&wait), "{name}: next in {wait} ms after {took} ms");
+            assert!(
+                (3900..=6100).contains(&wait),
+                "{name}: next in {wait} ms after {took} ms"
+            );
         }
         let first = &entries[0];
         match name {
@@ -675,7 +678,10 @@ fn start_server(database: &str, bind: &str) -> std::process::Child {
         .env("GALLEY_BIND", bind)
         .env("GALLEY_WEBHOOK_ALLOW_PRIVATE", "true")
         .env("GALLEY_WEBHOOK_TIMEOUT_SECS", "1")
-        .env("GALLEY_MEDIA_DIR", std::env::temp_dir().join("galley-webhook-media"))
+        .env(
+            "GALLEY_MEDIA_DIR",
+            std::env::temp_dir().join("galley-webhook-media"),
+        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -686,12 +692,17 @@ fn start_server(database: &str, bind: &str) -> std::process::Child {
 /// claim lapses and the restarted server sends it again, with the same `webhook-id`.
 #[sqlx::test]
 async fn a_delivery_cut_off_by_kill_9_is_sent_again_after_a_restart(pool: PgPool) {
-    let database = pool.connect_options().get_database().expect("db").to_owned();
+    let database = pool
+        .connect_options()
+        .get_database()
+        .expect("db")
+        .to_owned();
     let app = TestApp::with_config(pool.clone(), |config| config.webhooks.allow_private = true);
     let admin = app.token_for(Role::Admin).await;
     let receiver = Receiver::start(Behaviour::HangFirst).await;
     subscribe(&app, &admin, &receiver.url, json!(["tag.created"])).await;
-    app.post("/v1/tags", Some(&admin), json!({"name": "Olympics"})).await;
+    app.post("/v1/tags", Some(&admin), json!({"name": "Olympics"}))
+        .await;
 
     let bind = format!("127.0.0.1:{}", free_port());
     let mut server = start_server(&database, &bind);

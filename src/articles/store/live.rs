@@ -60,11 +60,12 @@ pub async fn put_live_many(
     }
     let embeds = embeds(&mut *tx, media, copies).await?;
     let ids: Vec<Uuid> = copies.iter().map(|c| c.id).collect();
-    let (mut documents, mut summaries) = (Vec::new(), Vec::new());
+    let (mut documents, mut summaries, mut keys) = (Vec::new(), Vec::new(), Vec::new());
     for copy in copies {
         let (document, summary) = rendered(copy, &embeds)?;
         documents.push(document);
         summaries.push(summary);
+        keys.push(crate::changes::purge::of_article(copy));
     }
     let vectors: Vec<SearchVector> = copies.iter().map(|c| search_vector(c)).collect();
     let previous: Vec<(Uuid, Vec<Uuid>, Vec<Uuid>)> = sqlx::query_as(
@@ -76,29 +77,31 @@ pub async fn put_live_many(
     sqlx::query(
         r#"
         insert into live_articles (article_id, slug, title, featured, language, published_at,
-            updated_at, created_at, author_ids, tag_ids, search, summary, document)
+            updated_at, created_at, author_ids, tag_ids, search, summary, document, purge_keys)
         select a.id, a.slug, a.title, a.featured, a.language, a.published_at, a.updated_at,
             a.created_at,
             array(select x.author_id from article_authors x where x.article_id = a.id
                 order by x.position),
             array(select x.tag_id from article_tags x where x.article_id = a.id
                 order by x.position),
-            t.search, t.summary, t.document
-        from unnest($1::uuid[], $2::tsvector[], $3::text[], $4::text[])
-            as t(id, search, summary, document)
+            t.search, t.summary, t.document, t.purge_keys
+        from unnest($1::uuid[], $2::tsvector[], $3::text[], $4::text[], $5::text[])
+            as t(id, search, summary, document, purge_keys)
         join articles a on a.id = t.id
         on conflict (article_id) do update set slug = excluded.slug, title = excluded.title,
             featured = excluded.featured, language = excluded.language,
             published_at = excluded.published_at, updated_at = excluded.updated_at,
             created_at = excluded.created_at, author_ids = excluded.author_ids,
             tag_ids = excluded.tag_ids, search = excluded.search, snapshot = null,
-            summary = excluded.summary, document = excluded.document
+            summary = excluded.summary, document = excluded.document,
+            purge_keys = excluded.purge_keys
         "#,
     )
     .bind(&ids)
     .bind(&vectors)
     .bind(&summaries)
     .bind(&documents)
+    .bind(&keys)
     .execute(&mut *tx)
     .await?;
     let (mut owners, mut images) = (Vec::new(), Vec::new());
@@ -291,21 +294,25 @@ pub(super) async fn rerender_ids(
         .collect();
     let refs: Vec<&ArticleData> = copies.iter().collect();
     let embeds = embeds(&mut *tx, media, &refs).await?;
-    let (mut documents, mut summaries) = (Vec::new(), Vec::new());
+    let (mut documents, mut summaries, mut keys) = (Vec::new(), Vec::new(), Vec::new());
     for copy in &copies {
         let (document, summary) = rendered(copy, &embeds)?;
         documents.push(document);
         summaries.push(summary);
+        keys.push(crate::changes::purge::of_article(copy));
     }
     let ids: Vec<Uuid> = copies.iter().map(|c| c.id).collect();
     sqlx::query(
-        "update live_articles l set document = t.document, summary = t.summary \
-         from unnest($1::uuid[], $2::text[], $3::text[]) as t(id, document, summary) \
+        "update live_articles l set document = t.document, summary = t.summary, \
+             purge_keys = t.purge_keys \
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) \
+             as t(id, document, summary, purge_keys) \
          where l.article_id = t.id",
     )
     .bind(&ids)
     .bind(&documents)
     .bind(&summaries)
+    .bind(&keys)
     .execute(&mut *tx)
     .await?;
     let changes: Vec<ArticleChange<'_>> = copies
