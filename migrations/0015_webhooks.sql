@@ -45,7 +45,10 @@ create table webhook_deliveries (
     created_at timestamptz not null default now(),
     constraint webhook_deliveries_event_key unique (webhook_id, event_id)
 );
-create index webhook_deliveries_due_idx on webhook_deliveries (next_attempt_at)
+-- What the worker asks: is anything of this endpoint due, and which first. Ordered within the
+-- endpoint, so a claim reads exactly the rows it takes (a bitmap over every pending row took
+-- 25 ms a claim with 100,000 pending).
+create index webhook_deliveries_due_idx on webhook_deliveries (webhook_id, next_attempt_at)
     where state = 'pending';
 create index webhook_deliveries_log_idx on webhook_deliveries (webhook_id, id);
 -- Retention of changes skips those still to deliver.

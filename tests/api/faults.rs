@@ -29,7 +29,7 @@ use tokio::{
     net::TcpStream,
 };
 
-use crate::helpers::{TestApp, send_to};
+use crate::helpers::{TestApp, free_port, send_to};
 
 fn limits(keep_alive_ms: u64, header_read_ms: u64, stall_ms: u64, shutdown_ms: u64) -> ServeLimits {
     ServeLimits {
@@ -505,13 +505,6 @@ async fn a_page_is_not_served_stale_past_the_configured_time(pool: PgPool) {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 fn healthcheck(bind: &str) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_galley"))
         .arg("healthcheck")
@@ -599,20 +592,7 @@ async fn the_binary_serves_metrics_apart_checks_health_and_exits_0_at_its_deadli
     let down = healthcheck(&bind);
     assert!(!down.status.success());
     assert!(String::from_utf8_lossy(&down.stderr).contains(&bind));
-    // The server's sessions end just after it does; the test database is dropped next.
-    for _ in 0..100 {
-        let others: i64 = sqlx::query_scalar(
-            "select count(*) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
-        )
-        .bind(&database)
-        .fetch_one(&pool)
-        .await
-        .expect("sessions");
-        if others == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::helpers::sessions_ended(&pool, &database).await;
 }
 
 #[test]

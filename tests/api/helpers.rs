@@ -351,3 +351,29 @@ pub async fn listening_state(
     }
     panic!("the live cache never started listening");
 }
+
+/// A port nothing listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Waits (up to 5 s) until a server this test started and stopped has no session left on
+/// `database`: they end just after the process does, and the test database is dropped next.
+pub async fn sessions_ended(pool: &PgPool, database: &str) {
+    for _ in 0..100 {
+        let others: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+        )
+        .bind(database)
+        .fetch_one(pool)
+        .await
+        .expect("sessions");
+        if others == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -22,7 +22,7 @@ use galley::{accounts::role::Role, webhooks::signature};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, free_port};
 
 /// What a receiver does with a delivery.
 #[derive(Clone, Copy)]
@@ -664,13 +664,6 @@ async fn two_workers_never_send_the_same_attempt(pool: PgPool) {
     assert_eq!(delivered, 200);
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
 fn start_server(database: &str, bind: &str) -> std::process::Child {
     std::process::Command::new(env!("CARGO_BIN_EXE_galley"))
         .arg("serve")
@@ -737,17 +730,92 @@ async fn a_delivery_cut_off_by_kill_9_is_sent_again_after_a_restart(pool: PgPool
     assert_eq!(got[0].id, got[1].id);
     assert_eq!(got[0].body, got[1].body);
     assert_eq!(state, "delivered");
-    for _ in 0..100 {
-        let others: i64 = sqlx::query_scalar(
-            "select count(*) from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()",
+    crate::helpers::sessions_ended(&pool, &database).await;
+}
+
+/// The receiver in `examples/webhooks` accepts Galley's deliveries and refuses forged ones.
+#[sqlx::test]
+async fn the_example_receiver_verifies_real_deliveries(pool: PgPool) {
+    let app = delivering_app(pool.clone());
+    let admin = app.token_for(Role::Admin).await;
+    let port = free_port();
+    let (webhook, _) = subscribe(
+        &app,
+        &admin,
+        &format!("http://127.0.0.1:{port}/"),
+        json!(["*"]),
+    )
+    .await;
+    let id = webhook["id"].as_str().unwrap_or_default().to_owned();
+    let mut receiver = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/webhooks/receiver.py"
+        ))
+        .arg(port.to_string())
+        .env(
+            "GALLEY_WEBHOOK_SECRET",
+            webhook["secret"].as_str().unwrap_or_default(),
         )
-        .bind(&database)
-        .fetch_one(&pool)
-        .await
-        .expect("sessions");
-        if others == 0 {
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("python3 examples/webhooks/receiver.py");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    app.post("/v1/tags", Some(&admin), json!({"name": "Olympics"}))
+        .await;
+    // A forged secret: what the receiver must refuse.
+    let status = |pool: PgPool, event: &'static str| async move {
+        for _ in 0..100 {
+            let status: Option<i16> = sqlx::query_scalar(
+                "select last_status from webhook_deliveries where event = $1 and attempts > 0",
+            )
+            .bind(event)
+            .fetch_optional(&pool)
+            .await
+            .expect("status")
+            .flatten();
+            if status.is_some() {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    };
+    let genuine = status(pool.clone(), "tag.created").await;
+    sqlx::query("update webhooks set secret = '\\x0102' where id = $1::uuid")
+        .bind(&id)
+        .execute(&pool)
+        .await
+        .expect("forge");
+    app.post("/v1/tags", Some(&admin), json!({"name": "Music"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let forged: Option<i16> = {
+        let mut found = None;
+        for _ in 0..100 {
+            found = sqlx::query_scalar(
+                "select last_status from webhook_deliveries where attempts > 0 \
+                 and last_status is not null order by id desc limit 1",
+            )
+            .fetch_optional(&pool)
+            .await
+            .expect("status")
+            .flatten();
+            if found == Some(400) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        found
+    };
+    receiver.kill().ok();
+    receiver.wait().ok();
+    assert_eq!(genuine, Some(204));
+    assert_eq!(forged, Some(400));
 }
