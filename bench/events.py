@@ -1,8 +1,5 @@
-"""Helpers of `bench/run events` (stdlib only).
+"""Helpers of `bench/run events` (stdlib only; the receiver is examples/bench_receiver.rs).
 
-  events.py receive PORT           a webhook receiver: 200 to every POST; GET /stats gives
-                                   {"count", "first", "last"}, GET /seen/ID when the
-                                   article.published of article ID arrived
   events.py follow BASE OUT        follows GET /v1/changes with long polls, writing one line
                                    "<arrival time> <id>" per entry to OUT
   events.py latency BASE TOKEN RECEIVER FEED N
@@ -11,62 +8,9 @@
 """
 
 import json
-import socket
 import sys
-import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-
-def receive(port):
-    lock = threading.Lock()
-    stats = {"count": 0, "first": None, "last": None, "by_id": {}}
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def setup(self):
-            super().setup()
-            # The status line and the body are written apart; without this, Nagle and the
-            # client's delayed ACK cost 40 ms an answer, and the receiver was the bottleneck.
-            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            now = time.time()
-            try:
-                event = json.loads(body)
-            except ValueError:
-                event = {}
-            with lock:
-                stats["count"] += 1
-                stats["first"] = stats["first"] or now
-                stats["last"] = now
-                if event.get("type") == "article.published":
-                    stats["by_id"][event["data"]["id"]] = now
-            self.send_response(200)
-            self.send_header("content-length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def do_GET(self):
-            # /stats: counts and times; /seen/<article id>: when its article.published came
-            # (a full dump of 100,000 arrivals took longer to encode than a delivery takes).
-            with lock:
-                if self.path.startswith("/seen/"):
-                    body = json.dumps(stats["by_id"].get(self.path[len("/seen/"):])).encode()
-                else:
-                    body = json.dumps({k: v for k, v in stats.items() if k != "by_id"}).encode()
-            self.send_response(200)
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    ThreadingHTTPServer(("127.0.0.1", int(port)), Handler).serve_forever()
 
 
 def get(url, token=None):
@@ -124,4 +68,4 @@ def latency(base, token, receiver, feed, n):
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    {"receive": receive, "follow": follow, "latency": latency}[command](*args)
+    {"follow": follow, "latency": latency}[command](*args)
