@@ -342,14 +342,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding GALLEY_BIND={bind}"))?;
     tracing::info!(address = %bind, "galley is serving");
-    http::serve(
-        listener,
-        crate::app::app(state)?,
-        http::shutdown_signal(),
-        limits,
-    )
-    .await
-    .context("serving HTTP")?;
+    let changes = state.changes.clone();
+    let shutdown = async move {
+        http::shutdown_signal().await;
+        // Long polls answer now instead of holding the drain until the deadline.
+        changes.close();
+    };
+    http::serve(listener, crate::app::app(state)?, shutdown, limits)
+        .await
+        .context("serving HTTP")?;
     tracing::info!("galley stopped");
     Ok(())
 }

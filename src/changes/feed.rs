@@ -317,7 +317,7 @@ impl Reading<'_> {
             let mut waiter = self.state.changes.subscribe();
             let page = self.changes(after).await?;
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if !page.data.is_empty() || left.is_zero() {
+            if !page.data.is_empty() || left.is_zero() || self.state.changes.is_closing() {
                 return Ok(page);
             }
             waiter.changed(left).await;

@@ -26,6 +26,8 @@ pub struct ChangeSignal {
     /// Bumped on every notification and on every reconnect (which may hide some).
     sender: Arc<watch::Sender<u64>>,
     listening: Arc<AtomicBool>,
+    /// Set at shutdown: waits end at once, so long polls do not hold the drain.
+    closing: Arc<AtomicBool>,
 }
 
 impl Default for ChangeSignal {
@@ -33,6 +35,7 @@ impl Default for ChangeSignal {
         Self {
             sender: Arc::new(watch::channel(0).0),
             listening: Arc::new(AtomicBool::new(false)),
+            closing: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -53,19 +56,34 @@ impl ChangeSignal {
         Waiter {
             receiver: self.sender.subscribe(),
             listening: self.listening.clone(),
+            closing: self.closing.clone(),
         }
+    }
+
+    /// The server is shutting down: every wait ends now, and later ones at once.
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.sender.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
     }
 }
 
 pub struct Waiter {
     receiver: watch::Receiver<u64>,
     listening: Arc<AtomicBool>,
+    closing: Arc<AtomicBool>,
 }
 
 impl Waiter {
     /// Returns when a change may have committed since the last call (or since `subscribe`),
     /// or after `at_most`, whichever is first.
     pub async fn changed(&mut self, at_most: Duration) {
+        if self.closing.load(Ordering::SeqCst) {
+            return;
+        }
         let at_most = if self.listening.load(Ordering::SeqCst) {
             at_most
         } else {

@@ -48,7 +48,9 @@ pub fn spawn(state: AppState) {
         receiver,
     ));
     tokio::spawn(async move {
-        loop {
+        // At shutdown nothing new is claimed; attempts in flight that do not end before the
+        // process does lapse and are sent again by whichever process runs next.
+        while !worker.state.changes.is_closing() {
             match worker.round().await {
                 Ok(()) => {}
                 Err(err) => {

@@ -306,6 +306,30 @@ async fn a_long_poll_answers_within_a_second_of_a_publish(pool: PgPool) {
     let latency = answered.saturating_duration_since(committed);
     assert!(latency < Duration::from_secs(1), "{latency:?}");
     assert_eq!(response.json()["data"][0]["event"], "article.published");
+
+    // At shutdown a held poll answers at once (empty, with its cursor).
+    let next = response.json()["meta"]["next_cursor"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let router = app.router.clone();
+    let path = format!("/v1/changes?cursor={next}&wait=20");
+    let held = tokio::spawn(async move {
+        let request = axum::http::Request::get(path)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        crate::helpers::send_to(&router, request).await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let closing = Instant::now();
+    app.state.changes.close();
+    let answer = held.await.expect("poll");
+    assert!(
+        closing.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        closing.elapsed()
+    );
+    assert_eq!(answer.json()["data"], json!([]));
 }
 
 #[sqlx::test]
