@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::{
     accounts::{auth::Auth, role::Role},
     app::AppState,
-    changes::outbox::EventType,
+    changes::{outbox::EventType, signal::wake_on_commit},
     http::{
         error::{ApiError, ApiResult},
         extract::{ApiJson, ApiQuery, PathId},
@@ -396,9 +396,7 @@ async fn queue_ping(tx: &mut PgConnection, webhook: Uuid) -> sqlx::Result<Uuid> 
     .bind(event_id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("select pg_notify('galley_changes', '')")
-        .execute(&mut *tx)
-        .await?;
+    wake_on_commit(tx).await?;
     Ok(event_id)
 }
 
@@ -513,9 +511,7 @@ pub async fn redeliver(
     if updated.rows_affected() == 0 {
         return Err(ApiError::NotFound);
     }
-    sqlx::query("select pg_notify('galley_changes', '')")
-        .execute(&mut *tx)
-        .await?;
+    wake_on_commit(&mut tx).await?;
     tx.commit().await?;
     Ok((StatusCode::ACCEPTED, Json(Queued { event_id })))
 }

@@ -40,6 +40,16 @@ impl Default for ChangeSignal {
     }
 }
 
+/// Wakes every process's feed readers and webhook workers when `tx` commits: for work that is
+/// due without a new change (a ping, a redelivery).
+pub async fn wake_on_commit(tx: &mut sqlx::PgConnection) -> sqlx::Result<()> {
+    sqlx::query("select pg_notify($1, '')")
+        .bind(CHANNEL)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 impl ChangeSignal {
     pub fn spawn_listener(&self, db: PgPool) {
         let signal = self.clone();

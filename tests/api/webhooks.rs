@@ -420,8 +420,8 @@ async fn failing_hanging_and_flooding_receivers_are_retried_and_hold_up_no_one(p
     .execute(&pool)
     .await
     .expect("fast-forward");
-    sqlx::query("select pg_notify('galley_changes', '')")
-        .execute(&pool)
+    let mut conn = pool.acquire().await.expect("connection");
+    galley::changes::signal::wake_on_commit(&mut conn)
         .await
         .expect("wake");
     let got = fail.wait_for(6, Duration::from_secs(3)).await;

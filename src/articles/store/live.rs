@@ -60,13 +60,11 @@ pub async fn put_live_many(
     }
     let embeds = embeds(&mut *tx, media, copies).await?;
     let ids: Vec<Uuid> = copies.iter().map(|c| c.id).collect();
-    let (mut documents, mut summaries, mut keys) = (Vec::new(), Vec::new(), Vec::new());
-    for copy in copies {
-        let (document, summary) = rendered(copy, &embeds)?;
-        documents.push(document);
-        summaries.push(summary);
-        keys.push(crate::changes::purge::of_article(copy));
-    }
+    let Rendered {
+        documents,
+        summaries,
+        keys,
+    } = Rendered::of(copies.iter().copied(), &embeds)?;
     let vectors: Vec<SearchVector> = copies.iter().map(|c| search_vector(c)).collect();
     let previous: Vec<(Uuid, Vec<Uuid>, Vec<Uuid>)> = sqlx::query_as(
         "select article_id, author_ids, tag_ids from live_articles where article_id = any($1)",
@@ -139,13 +137,35 @@ pub async fn put_live_many(
     Ok(deltas)
 }
 
-/// The stored JSON texts of a live copy: the full document and the list summary (no body).
-pub(super) fn rendered(copy: &ArticleData, embeds: &Embeds) -> sqlx::Result<(String, String)> {
-    let json = |include_body| {
-        serde_json::to_string(&render(copy, embeds, include_body))
-            .map_err(|e| sqlx::Error::Encode(e.into()))
-    };
-    Ok((json(true)?, json(false)?))
+/// What is stored with live copies, column by column: the full document, the list summary
+/// (no body) and the purge keys.
+struct Rendered {
+    documents: Vec<String>,
+    summaries: Vec<String>,
+    keys: Vec<String>,
+}
+
+impl Rendered {
+    fn of<'a>(
+        copies: impl Iterator<Item = &'a ArticleData>,
+        embeds: &Embeds,
+    ) -> sqlx::Result<Self> {
+        let mut rendered = Self {
+            documents: Vec::new(),
+            summaries: Vec::new(),
+            keys: Vec::new(),
+        };
+        for copy in copies {
+            let json = |include_body| {
+                serde_json::to_string(&render(copy, embeds, include_body))
+                    .map_err(|e| sqlx::Error::Encode(e.into()))
+            };
+            rendered.documents.push(json(true)?);
+            rendered.summaries.push(json(false)?);
+            rendered.keys.push(crate::changes::purge::of_article(copy));
+        }
+        Ok(rendered)
+    }
 }
 
 /// Removes the live copy (unpublish, archive, delete) and adjusts its authors' and tags' counts.
@@ -294,13 +314,11 @@ pub(super) async fn rerender_ids(
         .collect();
     let refs: Vec<&ArticleData> = copies.iter().collect();
     let embeds = embeds(&mut *tx, media, &refs).await?;
-    let (mut documents, mut summaries, mut keys) = (Vec::new(), Vec::new(), Vec::new());
-    for copy in &copies {
-        let (document, summary) = rendered(copy, &embeds)?;
-        documents.push(document);
-        summaries.push(summary);
-        keys.push(crate::changes::purge::of_article(copy));
-    }
+    let Rendered {
+        documents,
+        summaries,
+        keys,
+    } = Rendered::of(copies.iter(), &embeds)?;
     let ids: Vec<Uuid> = copies.iter().map(|c| c.id).collect();
     sqlx::query(
         "update live_articles l set document = t.document, summary = t.summary, \
