@@ -819,3 +819,65 @@ async fn the_example_receiver_verifies_real_deliveries(pool: PgPool) {
     assert_eq!(genuine, Some(204));
     assert_eq!(forged, Some(400));
 }
+
+/// Bad input to the endpoints is a 4xx problem that changes nothing.
+#[sqlx::test]
+async fn bad_webhook_input_is_refused_and_changes_nothing(pool: PgPool) {
+    let app = TestApp::new(pool.clone());
+    let admin = app.token_for(Role::Admin).await;
+    // Made in the database: creation through the API would resolve a name, and what a name
+    // resolves to differs between machines.
+    sqlx::query(
+        "insert into webhooks (id, url, events, secret) \
+         values ('01a23800-0000-7000-8000-000000000001', 'https://93.184.216.34/hook', '{*}', '\\x00')",
+    )
+    .execute(&pool)
+    .await
+    .expect("insert");
+    let webhook = json!({"id": "01a23800-0000-7000-8000-000000000001"});
+    let path = format!(
+        "/v1/webhooks/{}",
+        webhook["id"].as_str().unwrap_or_default()
+    );
+    for (body, field) in [
+        (json!({"url": "http://127.0.0.1/"}), "url"),
+        (json!({"url": null}), "url"),
+        (json!({"events": ["nope"]}), "events[0]"),
+        (json!({"events": null}), "events"),
+        (json!({"enabled": null}), "enabled"),
+        (json!({"description": "x".repeat(501)}), "description"),
+    ] {
+        let response = app.patch(&path, Some(&admin), body.clone()).await;
+        assert_eq!(response.assert_invalid_fields(), [field], "{body}");
+    }
+    app.patch(&path, Some(&admin), json!({"colour": "red"}))
+        .await
+        .assert_problem(StatusCode::UNPROCESSABLE_ENTITY, "validation");
+    let unchanged = app.get(&path, Some(&admin)).await.json();
+    assert_eq!(unchanged["url"], "https://93.184.216.34/hook");
+    assert_eq!(unchanged["events"], json!(["*"]));
+    app.get("/v1/webhooks/not-a-uuid", Some(&admin))
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "bad-request");
+    app.post(
+        &format!("{path}/deliveries/not-a-uuid/redeliver"),
+        Some(&admin),
+        json!({}),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    app.post(
+        &format!("{path}/deliveries/01a23800-0000-7000-8000-000000000009/redeliver"),
+        Some(&admin),
+        json!({}),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    app.post(
+        "/v1/webhooks/01a23800-0000-7000-8000-000000000009/ping",
+        Some(&admin),
+        json!({}),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "not-found");
+}
