@@ -1,12 +1,17 @@
 //! Webhooks (API.md §11): endpoints that admins subscribe to events, and their delivery log.
 //!
-//! Submodules: `delivery` (the worker every `galley serve` runs), `signature` (Standard
-//! Webhooks), `schedule` (retries). Deliveries are created with the change itself, by the
-//! trigger of migration 0015.
+//! Submodules: `delivery` (the worker every `galley serve` runs), `stream` (new events from an
+//! endpoint's cursor over `changes`), `attempt` (one signed request), `slots` (how many in
+//! flight), `signature` (Standard Webhooks), `schedule` (retries). Nothing is written for a
+//! webhook with the change itself: an endpoint starts at the clock when it is made and follows
+//! the commit-numbered changes from there (migration 0017).
 
+mod attempt;
 pub mod delivery;
 pub mod schedule;
 pub mod signature;
+mod slots;
+mod stream;
 
 use axum::{
     Json,
@@ -173,8 +178,9 @@ pub async fn create_webhook(
     v.finish()?;
     let secret = signature::new_secret()?;
     let webhook: Webhook = sqlx::query_as(concat!(
-        "insert into webhooks as w (id, url, events, description, enabled, secret, created_by) \
-         values ($1, $2, $3, $4, $5, $6, $7) returning ",
+        "insert into webhooks as w (id, url, events, description, enabled, secret, created_by, \
+             cursor_seq) \
+         values ($1, $2, $3, $4, $5, $6, $7, (select seq from changes_clock)) returning ",
         columns!()
     ))
     .bind(Uuid::now_v7())
@@ -290,6 +296,7 @@ pub async fn update_webhook(
         Patch::Value(enabled) => enabled,
         _ => current.enabled,
     };
+    let mut tx = state.db.begin().await?;
     let webhook: Webhook = sqlx::query_as(concat!(
         "update webhooks w set url = $2, events = $3, description = $4, enabled = $5, \
              disabled_reason = case when $5 then null else w.disabled_reason end, \
@@ -303,9 +310,14 @@ pub async fn update_webhook(
     .bind(events.unwrap_or(current.events))
     .bind(description.apply(current.description))
     .bind(enabled)
-    .fetch_optional(&state.db)
+    .fetch_optional(&mut *tx)
     .await?
     .ok_or(ApiError::NotFound)?;
+    if enabled && !current.enabled {
+        // What it missed while disabled goes now, not at the worker's next idle look.
+        wake_on_commit(&mut tx).await?;
+    }
+    tx.commit().await?;
     Ok(Json(webhook))
 }
 
@@ -500,15 +512,25 @@ pub async fn redeliver(
     let parse = |raw: &str| Uuid::parse_str(raw).map_err(|_| ApiError::NotFound);
     let (id, event_id) = (parse(&id)?, parse(&event_id)?);
     let mut tx = state.db.begin().await?;
-    let updated = sqlx::query(
-        "update webhook_deliveries set state = 'pending', attempts = 0, next_attempt_at = now() \
-         where webhook_id = $1 and event_id = $2",
+    // Any event the endpoint subscribes to that the feed still holds, attempted yet or not.
+    let queued: i64 = sqlx::query_scalar(
+        "with again as ( \
+             update webhook_deliveries set state = 'pending', attempts = 0, \
+                 next_attempt_at = now() \
+             where webhook_id = $1 and event_id = $2 returning 1), \
+         fresh as ( \
+             insert into webhook_deliveries (webhook_id, change_ord, event_id, event) \
+             select w.id, c.ord, c.id, c.event from webhooks w join changes c on c.id = $2 \
+             where w.id = $1 and not exists (select 1 from again) and c.seq is not null \
+                 and (w.events = '{*}' or c.event = any(w.events)) \
+             on conflict (webhook_id, event_id) do nothing returning 1) \
+         select (select count(*) from again) + (select count(*) from fresh)",
     )
     .bind(id)
     .bind(event_id)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
-    if updated.rows_affected() == 0 {
+    if queued == 0 {
         return Err(ApiError::NotFound);
     }
     wake_on_commit(&mut tx).await?;

@@ -1,6 +1,7 @@
 //! Forgetting old changes: after `GALLEY_CHANGES_RETENTION_DAYS` a change leaves the feed (a
-//! cursor from before is answered `410`), unless a webhook delivery still needs it; finished
-//! deliveries leave the log at the same age.
+//! cursor from before is answered `410`), unless a webhook delivery still needs it (a pending
+//! retry, or an enabled endpoint's cursor not yet past it); finished deliveries leave the log
+//! at the same age.
 
 use std::time::Duration;
 
@@ -18,6 +19,8 @@ pub async fn prune(db: &PgPool, retention: Duration) -> sqlx::Result<u64> {
             "with gone as ( \
                  delete from changes c where c.ord in ( \
                      select ord from changes c where c.at < now() - $1 and c.seq is not null \
+                         and c.seq <= coalesce((select min(cursor_seq) from webhooks \
+                             where enabled), c.seq) \
                          and not exists (select 1 from webhook_deliveries d \
                              where d.change_ord = c.ord and d.state = 'pending') \
                      limit $2) \

@@ -1,45 +1,49 @@
-//! The delivery worker every `galley serve` runs. Due deliveries are claimed with `FOR UPDATE
-//! SKIP LOCKED` (so processes share the work and never take the same one), only as many as
-//! this process can send at once, within its limits per endpoint and in all: a receiver that
-//! hangs holds at most its endpoint's share of slots, for at most the attempt timeout, and
-//! never delays publishing (deliveries are rows, written with the change). A claim moves the
-//! next attempt past the attempt's end; if the process dies before recording the outcome, the
-//! claim lapses and the delivery is attempted again, with the same `webhook-id`: at least once.
-//! Outcomes are recorded in batches, fenced by the attempt number.
+//! The delivery worker every `galley serve` runs. New events go out through a cursor stream per
+//! endpoint (`stream`): one process at a time holds an endpoint's lease and sends what follows
+//! its cursor in `changes`, so nothing is written with the change itself. What has to be tried
+//! again (a failed attempt, a ping, a redelivery) is a pending `webhook_deliveries` row, which
+//! this worker claims with `FOR UPDATE SKIP LOCKED`, so processes share the work and never take
+//! the same one. A claim moves the next attempt past the attempt's end; if the process dies
+//! before recording the outcome, the claim lapses and the delivery is attempted again, with the
+//! same `webhook-id`: at least once. Outcomes are recorded in batches, fenced by the attempt
+//! number.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
-use axum::http::{HeaderMap, HeaderValue, header::CONTENT_TYPE};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use serde_json::value::RawValue;
-use sqlx::PgPool;
-use tokio::sync::{Mutex, Notify, Semaphore, mpsc};
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
-use super::{DeliveryState, schedule, signature};
-use crate::{
-    app::AppState,
-    changes::outbox::ObjectType,
-    metrics::Delivered,
-    outbound::{Failure, Outbound},
+use super::{
+    DeliveryState,
+    attempt::{self, Endpoint, Event, Outcome, bind_outcomes},
+    schedule,
+    slots::Slots,
+    stream,
 };
+use crate::app::AppState;
 
 /// Results recorded per statement, at most.
 const RESULT_BATCH: usize = 256;
 /// How long the worker rests when nothing is due and nothing wakes it.
-const IDLE_WAIT: Duration = Duration::from_secs(5);
+pub(super) const IDLE_WAIT: Duration = Duration::from_secs(5);
 
 /// Starts the worker on `state.background`.
 pub fn spawn(state: AppState) {
     let (results, receiver) = mpsc::channel(4 * RESULT_BATCH);
     let worker = Arc::new(Worker {
-        slots: Arc::new(Semaphore::new(state.config.webhooks.concurrency)),
-        per_endpoint: state.config.webhooks.endpoint_concurrency,
-        busy: Mutex::new(HashMap::new()),
-        freed: Notify::new(),
+        slots: Slots::new(
+            state.config.webhooks.concurrency,
+            state.config.webhooks.endpoint_concurrency,
+        ),
         lease: state.config.webhooks.timeout * 2 + Duration::from_secs(5),
         results,
+        streaming: Mutex::new(HashSet::new()),
+        stream_ended: Notify::new(),
         state,
     });
     tokio::spawn(record_results(
@@ -62,52 +66,90 @@ pub fn spawn(state: AppState) {
     });
 }
 
-struct Worker {
-    state: AppState,
-    slots: Arc<Semaphore>,
-    per_endpoint: usize,
-    /// Attempts in flight by endpoint.
-    busy: Mutex<HashMap<Uuid, usize>>,
-    /// Told when an attempt ends.
-    freed: Notify,
-    lease: Duration,
-    results: mpsc::Sender<Outcome>,
+pub(super) struct Worker {
+    pub state: AppState,
+    pub slots: Arc<Slots>,
+    /// How long a claim or an endpoint's lease holds without news from its process.
+    pub lease: Duration,
+    results: mpsc::Sender<Retried>,
+    /// Endpoints this process streams now.
+    streaming: Mutex<HashSet<Uuid>>,
+    /// Told when a stream ends, which may leave newer events for a new one.
+    stream_ended: Notify,
 }
 
-/// An endpoint with deliveries due.
-#[derive(sqlx::FromRow)]
-struct Endpoint {
-    id: Uuid,
-    url: String,
-    secret: Vec<u8>,
-    previous_secret: Option<Vec<u8>>,
-}
-
-/// A claimed attempt and what it delivers.
+/// A claimed retry and what it delivers.
 #[derive(sqlx::FromRow)]
 struct Claimed {
     id: i64,
     attempts: i32,
-    event_id: Uuid,
-    event: String,
-    change_ord: Option<i64>,
-    at: Option<DateTime<Utc>>,
-    object_type: Option<ObjectType>,
-    object_id: Option<Uuid>,
-    slug: Option<String>,
-    status: Option<String>,
-    version: Option<i32>,
-    actor_id: Option<Uuid>,
-    first_publish: Option<bool>,
-    object: Option<String>,
-    purge_keys: Option<Vec<String>>,
+    #[sqlx(flatten)]
+    event: Event,
+}
+
+/// The outcome of a claimed attempt.
+struct Retried {
+    id: i64,
+    webhook_id: Uuid,
+    outcome: Outcome,
 }
 
 impl Worker {
-    /// Claims what can be sent now and starts sending it; waits when there is nothing.
+    /// Starts what can be sent now; waits when there is nothing.
     async fn round(self: &Arc<Self>) -> sqlx::Result<()> {
         let mut waiter = self.state.changes.subscribe();
+        let mut freed = self.slots.watch_freed();
         let db = &self.state.background;
+        let (retries, waiting_for_slots) = self.start_retries(db).await?;
+        let streams = self.start_streams(db).await?;
+        if retries == 0 && streams == 0 {
+            let wait = self.until_next_due(db).await?;
+            tokio::select! {
+                () = waiter.changed(wait) => {}
+                () = self.stream_ended.notified() => {}
+                _ = freed.changed(), if waiting_for_slots => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a stream for every endpoint with events past its cursor that no process holds.
+    async fn start_streams(self: &Arc<Self>, db: &PgPool) -> sqlx::Result<usize> {
+        let behind: Vec<Uuid> = sqlx::query_scalar(
+            "select w.id from webhooks w, changes_clock k where w.enabled \
+                 and w.cursor_seq < k.seq and (w.lease_until is null or w.lease_until < now())",
+        )
+        .fetch_all(db)
+        .await?;
+        let mut started = 0;
+        for id in behind {
+            let fresh = self
+                .streaming
+                .lock()
+                .map(|mut streaming| streaming.insert(id))
+                .unwrap_or(false);
+            if !fresh {
+                continue;
+            }
+            started += 1;
+            let worker = self.clone();
+            tokio::spawn(async move {
+                if let Err(err) = stream::run(&worker, id).await {
+                    tracing::warn!(webhook.id = %id, error = %err,
+                        "webhooks: delivering new events failed; the lease lapses and they go again");
+                }
+                if let Ok(mut streaming) = worker.streaming.lock() {
+                    streaming.remove(&id);
+                }
+                worker.stream_ended.notify_one();
+            });
+        }
+        Ok(started)
+    }
+
+    /// Claims due retries, pings and redeliveries and starts sending them: how many started,
+    /// and whether some endpoint waits for slots.
+    async fn start_retries(self: &Arc<Self>, db: &PgPool) -> sqlx::Result<(usize, bool)> {
         let endpoints: Vec<Endpoint> = sqlx::query_as(
             "select w.id, w.url, w.secret, \
                  case when w.previous_until > now() then w.previous_secret end as previous_secret \
@@ -118,64 +160,44 @@ impl Worker {
         .await?;
         let mut started = 0;
         let mut waiting_for_slots = false;
+        // Claimed in batches of at least half the endpoint's slots: one claim per ended
+        // attempt cost three statements per delivery and capped a fast receiver at a few
+        // hundred a second.
+        let batch = self.slots.per_endpoint().div_ceil(2);
         for endpoint in endpoints {
-            let endpoint = Arc::new(endpoint);
-            let free = {
-                let busy = self.busy.lock().await;
-                self.per_endpoint
-                    .saturating_sub(busy.get(&endpoint.id).copied().unwrap_or(0))
-                    .min(self.slots.available_permits())
-            };
-            // Claimed in batches of at least half the endpoint's slots: one claim per ended
-            // attempt cost three statements per delivery and capped a fast receiver at a few
-            // hundred a second.
-            if free < self.batch().min(self.slots.available_permits()).max(1) {
+            let free = self.slots.free(endpoint.id);
+            if free < batch.min(self.slots.available()).max(1) {
                 waiting_for_slots = true;
                 continue;
             }
-            let claimed = self.claim(db, endpoint.id, free).await?;
-            for attempt in claimed {
-                let Ok(permit) = self.slots.clone().try_acquire_owned() else {
-                    break;
-                };
-                *self.busy.lock().await.entry(endpoint.id).or_default() += 1;
+            let slots = self.slots.take(endpoint.id, free);
+            let endpoint = Arc::new(endpoint);
+            let claimed = self.claim(db, endpoint.id, slots.len()).await?;
+            for (claimed, slot) in claimed.into_iter().zip(slots) {
                 started += 1;
                 let (worker, endpoint) = (self.clone(), endpoint.clone());
                 tokio::spawn(async move {
-                    let outcome = worker.attempt(&endpoint, attempt).await;
-                    drop(permit);
-                    let batch_free = match worker.busy.lock().await.get_mut(&endpoint.id) {
-                        Some(n) => {
-                            *n = n.saturating_sub(1);
-                            worker.per_endpoint - *n == worker.batch() || *n == 0
-                        }
-                        None => true,
-                    };
+                    let outcome = attempt::send(
+                        &worker.state.outbound,
+                        &endpoint,
+                        &claimed.event,
+                        claimed.attempts,
+                    )
+                    .await;
+                    drop(slot);
                     // A full channel waits: results are never dropped.
-                    let _ = worker.results.send(outcome).await;
-                    if batch_free {
-                        worker.freed.notify_one();
-                    }
+                    let _ = worker
+                        .results
+                        .send(Retried {
+                            id: claimed.id,
+                            webhook_id: endpoint.id,
+                            outcome,
+                        })
+                        .await;
                 });
             }
         }
-        if started == 0 {
-            let wait = if waiting_for_slots {
-                IDLE_WAIT
-            } else {
-                self.until_next_due(db).await?
-            };
-            tokio::select! {
-                () = waiter.changed(wait) => {}
-                () = self.freed.notified() => {}
-            }
-        }
-        Ok(())
-    }
-
-    /// The fewest free slots an endpoint's claim waits for.
-    fn batch(&self) -> usize {
-        self.per_endpoint.div_ceil(2)
+        Ok((started, waiting_for_slots))
     }
 
     /// Claims up to `n` due deliveries of `endpoint`, moving their next attempt past this
@@ -204,14 +226,18 @@ impl Worker {
         .await
     }
 
-    /// How long until the next pending delivery is due (a claim that lapses counts).
+    /// How long until the next pending delivery is due, or an endpoint's lapsed lease can be
+    /// taken over (a claim that lapses counts).
     async fn until_next_due(&self, db: &PgPool) -> sqlx::Result<Duration> {
         let seconds: Option<f64> = sqlx::query_scalar(
-            "select extract(epoch from min(d.next_attempt_at) - now())::float8 \
-             from webhooks w, lateral (select next_attempt_at from webhook_deliveries \
-                 where webhook_id = w.id and state = 'pending' \
-                 order by next_attempt_at limit 1) d \
-             where w.enabled",
+            "select extract(epoch from least( \
+                 (select min(d.next_attempt_at) from webhooks w, lateral ( \
+                     select next_attempt_at from webhook_deliveries \
+                     where webhook_id = w.id and state = 'pending' \
+                     order by next_attempt_at limit 1) d \
+                  where w.enabled), \
+                 (select min(w.lease_until) from webhooks w, changes_clock k \
+                  where w.enabled and w.cursor_seq < k.seq)) - now())::float8",
         )
         .fetch_one(db)
         .await?;
@@ -219,179 +245,18 @@ impl Worker {
             Duration::from_secs_f64(s.clamp(0.01, IDLE_WAIT.as_secs_f64()))
         }))
     }
-
-    async fn attempt(&self, endpoint: &Endpoint, claimed: Claimed) -> Outcome {
-        let mut outcome = Outcome {
-            id: claimed.id,
-            webhook_id: endpoint.id,
-            attempt: claimed.attempts,
-            state: DeliveryState::Pending,
-            next_attempt_at: None,
-            status: None,
-            error: None,
-            duration_ms: None,
-            excerpt: None,
-            gone: false,
-        };
-        let body = match payload(&claimed, endpoint.id) {
-            Ok(body) => body,
-            Err(reason) => {
-                outcome.state = DeliveryState::Failed;
-                outcome.error = Some(reason);
-                return outcome;
-            }
-        };
-        let id = claimed.event_id.to_string();
-        let timestamp = Utc::now().timestamp();
-        let mut secrets: Vec<&[u8]> = vec![&endpoint.secret];
-        if let Some(previous) = &endpoint.previous_secret {
-            secrets.push(previous);
-        }
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        for (name, value) in [
-            ("webhook-id", id.clone()),
-            ("webhook-timestamp", timestamp.to_string()),
-            (
-                "webhook-signature",
-                signature::header(&secrets, &id, timestamp, &body),
-            ),
-        ] {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(name, value);
-            }
-        }
-        let outbound: &Outbound = &self.state.outbound;
-        match outbound.post(&endpoint.url, headers, body).await {
-            Ok(answer) => {
-                outcome.status = Some(answer.status as i16);
-                outcome.duration_ms = Some(answer.took.as_millis().min(i32::MAX as u128) as i32);
-                outcome.excerpt = Some(answer.excerpt);
-                if (200..300).contains(&answer.status) {
-                    outcome.state = DeliveryState::Delivered;
-                    return outcome;
-                }
-                if answer.status == 410 {
-                    outcome.state = DeliveryState::Failed;
-                    outcome.gone = true;
-                    return outcome;
-                }
-            }
-            Err(failure) => {
-                if let Failure::TimedOut(limit) = &failure {
-                    outcome.duration_ms = Some(limit.as_millis().min(i32::MAX as u128) as i32);
-                }
-                outcome.error = Some(failure.to_string());
-            }
-        }
-        match schedule::retry_after(claimed.attempts, schedule::jitter()) {
-            Some(wait) => {
-                outcome.next_attempt_at =
-                    Some(Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default());
-            }
-            None => outcome.state = DeliveryState::Failed,
-        }
-        outcome
-    }
 }
 
-/// The body of a delivery: the same bytes on every attempt of an event.
-fn payload(claimed: &Claimed, webhook_id: Uuid) -> Result<Vec<u8>, String> {
-    #[derive(Serialize)]
-    struct Body<'a, D: Serialize> {
-        #[serde(rename = "type")]
-        kind: &'a str,
-        timestamp: DateTime<Utc>,
-        data: D,
-    }
-    #[derive(Serialize)]
-    struct Ping {
-        webhook_id: Uuid,
-    }
-    #[derive(Serialize)]
-    struct Data<'a> {
-        #[serde(rename = "type")]
-        kind: ObjectType,
-        id: Uuid,
-        slug: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        status: Option<&'a str>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        version: Option<i32>,
-        actor_id: Option<Uuid>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        first_publish: Option<bool>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        object: Option<&'a RawValue>,
-        purge_keys: &'a [String],
-    }
-    let encode = |value: serde_json::Result<Vec<u8>>| value.map_err(|e| e.to_string());
-    if claimed.change_ord.is_none() {
-        return encode(serde_json::to_vec(&Body {
-            kind: "ping",
-            timestamp: Utc::now(),
-            data: Ping { webhook_id },
-        }));
-    }
-    let (Some(at), Some(kind), Some(id)) = (claimed.at, claimed.object_type, claimed.object_id)
-    else {
-        return Err(
-            "the change is past the feed's retention; it can no longer be delivered".into(),
-        );
-    };
-    let object = claimed
-        .object
-        .as_deref()
-        .map(serde_json::from_str::<&RawValue>)
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    encode(serde_json::to_vec(&Body {
-        kind: &claimed.event,
-        timestamp: at,
-        data: Data {
-            kind,
-            id,
-            slug: claimed.slug.as_deref(),
-            status: claimed.status.as_deref(),
-            version: claimed.version,
-            actor_id: claimed.actor_id,
-            first_publish: claimed.first_publish,
-            object,
-            purge_keys: claimed.purge_keys.as_deref().unwrap_or_default(),
-        },
-    }))
-}
-
-/// What became of one attempt.
-struct Outcome {
-    id: i64,
-    webhook_id: Uuid,
-    attempt: i32,
-    state: DeliveryState,
-    next_attempt_at: Option<DateTime<Utc>>,
-    status: Option<i16>,
-    error: Option<String>,
-    duration_ms: Option<i32>,
-    excerpt: Option<String>,
-    /// The receiver answered `410 Gone`: its endpoint is disabled.
-    gone: bool,
-}
-
-/// Records outcomes as they come, many per statement.
+/// Records outcomes of claimed attempts as they come, many per statement.
 async fn record_results(
     db: PgPool,
     metrics: Arc<crate::metrics::Metrics>,
-    mut receiver: mpsc::Receiver<Outcome>,
+    mut receiver: mpsc::Receiver<Retried>,
 ) {
     let mut batch = Vec::with_capacity(RESULT_BATCH);
     while receiver.recv_many(&mut batch, RESULT_BATCH).await > 0 {
-        for outcome in &batch {
-            metrics.count_delivery(match (outcome.state, outcome.gone) {
-                (DeliveryState::Delivered, _) => Delivered::Ok,
-                (_, true) => Delivered::Gone,
-                (DeliveryState::Pending, _) => Delivered::Retry,
-                (DeliveryState::Failed, _) => Delivered::Failed,
-            });
+        for retried in &batch {
+            metrics.count_delivery(retried.outcome.metric());
         }
         let mut delay = Duration::from_millis(100);
         // The claims lapse if this never succeeds, and the deliveries are tried again.
@@ -407,9 +272,9 @@ async fn record_results(
     }
 }
 
-async fn record(db: &PgPool, batch: &[Outcome]) -> sqlx::Result<()> {
+async fn record(db: &PgPool, batch: &[Retried]) -> sqlx::Result<()> {
     let mut tx = db.begin().await?;
-    sqlx::query(
+    let query = sqlx::query(
         "update webhook_deliveries d set state = t.state, \
              next_attempt_at = coalesce(t.next_attempt_at, d.next_attempt_at), \
              last_status = t.status, last_error = t.error, last_duration_ms = t.duration_ms, \
@@ -419,21 +284,27 @@ async fn record(db: &PgPool, batch: &[Outcome]) -> sqlx::Result<()> {
              as t(id, attempt, state, next_attempt_at, status, error, duration_ms, excerpt) \
          where d.id = t.id and d.attempts = t.attempt",
     )
-    .bind(batch.iter().map(|o| o.id).collect::<Vec<_>>())
-    .bind(batch.iter().map(|o| o.attempt).collect::<Vec<_>>())
-    .bind(batch.iter().map(|o| o.state).collect::<Vec<_>>())
-    .bind(batch.iter().map(|o| o.next_attempt_at).collect::<Vec<_>>())
-    .bind(batch.iter().map(|o| o.status).collect::<Vec<_>>())
-    .bind(batch.iter().map(|o| o.error.clone()).collect::<Vec<_>>())
-    .bind(batch.iter().map(|o| o.duration_ms).collect::<Vec<_>>())
-    .bind(batch.iter().map(|o| o.excerpt.clone()).collect::<Vec<_>>())
-    .execute(&mut *tx)
-    .await?;
+    .bind(batch.iter().map(|r| r.id).collect::<Vec<_>>());
+    bind_outcomes(query, batch.iter().map(|r| &r.outcome))
+        .execute(&mut *tx)
+        .await?;
+    let results: Vec<(Uuid, &Outcome)> = batch.iter().map(|r| (r.webhook_id, &r.outcome)).collect();
+    update_endpoints(&mut tx, &results).await?;
+    tx.commit().await
+}
+
+/// What outcomes say about their endpoints: a success clears `failing_since`, a failure starts
+/// it, `410` disables the endpoint, and so does running out of attempts after 5 days of
+/// failures.
+pub(super) async fn update_endpoints(
+    tx: &mut PgConnection,
+    results: &[(Uuid, &Outcome)],
+) -> sqlx::Result<()> {
     let ids = |keep: fn(&Outcome) -> bool| -> Vec<Uuid> {
-        let mut ids: Vec<Uuid> = batch
+        let mut ids: Vec<Uuid> = results
             .iter()
-            .filter(|o| keep(o))
-            .map(|o| o.webhook_id)
+            .filter(|(_, o)| keep(o))
+            .map(|(id, _)| *id)
             .collect();
         ids.sort();
         ids.dedup();
@@ -473,15 +344,21 @@ async fn record(db: &PgPool, batch: &[Outcome]) -> sqlx::Result<()> {
         .execute(&mut *tx)
         .await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
-/// Pending deliveries and how long the oldest has waited: what an alert on a stuck outbox
-/// watches.
+/// Events still to deliver (past enabled endpoints' cursors, and pending retries) and how long
+/// the oldest has waited: what an alert on a stuck outbox watches.
 pub async fn backlog(db: &PgPool) -> sqlx::Result<(i64, f64)> {
     let (count, oldest): (i64, Option<f64>) = sqlx::query_as(
-        "select count(*), extract(epoch from now() - min(created_at))::float8 \
-         from webhook_deliveries where state = 'pending'",
+        "select coalesce(sum(n), 0)::bigint, extract(epoch from now() - min(oldest))::float8 \
+         from (select count(*) as n, min(c.at) as oldest from webhooks w \
+                 join changes c on c.seq > w.cursor_seq \
+                     and (w.events = '{*}' or c.event = any(w.events)) \
+                 where w.enabled \
+               union all \
+               select count(*), min(created_at) from webhook_deliveries \
+                 where state = 'pending') b",
     )
     .fetch_one(db)
     .await?;
