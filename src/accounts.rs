@@ -6,6 +6,7 @@ pub mod auth;
 pub mod credentials;
 pub mod passwords;
 pub mod role;
+pub mod session_cookie;
 pub mod sessions;
 pub mod users;
 

@@ -59,6 +59,9 @@ pub struct Config {
     /// How often each process looks for scheduled articles that are due.
     pub scheduler_interval: Duration,
     pub session_ttl: Duration,
+    /// Browser sessions' cookie is `Secure` and `__Host-` prefixed (API.md §8); off only for
+    /// plain HTTP reached by a host name.
+    pub cookie_secure: bool,
     pub trusted_proxies: Vec<IpNet>,
     pub login_failures_per_account: i64,
     pub login_failures_per_client: i64,
@@ -249,6 +252,7 @@ impl Config {
                 "a host:port such as 127.0.0.1:8080",
             )?,
             public_read: parse_bool(&get, "GALLEY_PUBLIC_READ", true)?,
+            cookie_secure: parse_bool(&get, "GALLEY_COOKIE_SECURE", true)?,
             cors_origins: parse_origins(get("GALLEY_CORS_ORIGINS"))?,
             log_format: log_format(&get)?,
             body_limit_bytes: parse_num(
@@ -624,6 +628,7 @@ mod tests {
         let config = Config::defaults();
         assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
         assert!(config.public_read);
+        assert!(config.cookie_secure);
         assert_eq!(config.session_ttl, Duration::from_secs(7 * 24 * 3600));
         assert_eq!(
             config.database_url.as_str(),

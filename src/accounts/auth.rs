@@ -1,8 +1,10 @@
-//! Who is calling: bearer-token extractors and the client address.
+//! Who is calling: extractors for bearer tokens and browser session cookies, and the client
+//! address.
 //!
-//! A request without `Authorization` is anonymous. A request *with* one is authenticated or
-//! refused: an invalid, expired or revoked token is a `401`, never quietly downgraded to
-//! anonymous (a frontend with a dead token must notice, not start serving public pages).
+//! A request without `Authorization` or a session cookie is anonymous. A request *with* one is
+//! authenticated or refused: an invalid, expired or revoked token or session is a `401`, never
+//! quietly downgraded to anonymous (a frontend with a dead token must notice, not start
+//! serving public pages).
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -17,6 +19,7 @@ use uuid::Uuid;
 use super::{
     credentials::{API_TOKEN_PREFIX, SESSION_PREFIX, hash_token},
     role::Role,
+    session_cookie,
 };
 use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult};
@@ -125,8 +128,29 @@ pub fn bearer_token(parts: &Parts) -> ApiResult<Option<&str>> {
 }
 
 async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Option<Principal>> {
-    let Some(token) = bearer_token(parts)? else {
-        return Ok(None);
+    let cookie = session_cookie::token(&parts.headers, &state.config);
+    let token = match (bearer_token(parts)?, cookie) {
+        (Some(_), Some(_)) => {
+            // Which one to act for is ambiguous, and a script adding a token to a signed-in
+            // browser's request should not ride on the cookie.
+            return Err(ApiError::bad_request(
+                "the request carries both a session cookie and an Authorization header; send one",
+            ));
+        }
+        (None, Some(cookie)) => {
+            session_cookie::check_request(parts, &state.config)?;
+            let signed_out =
+                ApiError::Unauthorized("the session has expired or was ended: sign in again");
+            if !cookie.starts_with(SESSION_PREFIX) {
+                return Err(signed_out);
+            }
+            return session_principal(state, &hash_token(cookie))
+                .await?
+                .map(Some)
+                .ok_or(signed_out);
+        }
+        (Some(token), None) => token,
+        (None, None) => return Ok(None),
     };
     let invalid = ApiError::Unauthorized("the token is invalid, expired or revoked");
     let hash = hash_token(token);

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use axum::{
     Json,
     extract::State,
-    http::{StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::IntoResponse,
 };
 use chrono::{DateTime, Utc};
@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::{
     auth::{Auth, ClientIp, Credential},
     credentials::{SESSION_PREFIX, new_token},
+    session_cookie,
     users::{User, UserRow},
 };
 use crate::app::AppState;
@@ -29,12 +30,26 @@ use crate::http::{
 pub struct LoginRequest {
     email: String,
     password: String,
+    /// `token` (default): the session token comes in the body, for scripts. `cookie`: it is
+    /// set as an `HttpOnly` cookie instead, for browser apps on this origin (API.md §8).
+    #[serde(default)]
+    session: SessionKind,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionKind {
+    #[default]
+    Token,
+    Cookie,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginResponse {
-    /// A session token (`gls_…`): send as `Authorization: Bearer <token>`.
-    token: String,
+    /// A session token (`gls_…`): send as `Authorization: Bearer <token>`. Absent for
+    /// `"session": "cookie"`, whose token only the browser holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<String>,
     expires_at: DateTime<Utc>,
     user: User,
 }
@@ -120,9 +135,23 @@ pub async fn login(
         .await?;
     tx.commit().await?;
     tracing::info!(user.id = %user_id, "signed in");
-    // The body carries the session token: no cache, shared or private, may keep it.
+    let mut headers = HeaderMap::new();
+    // The answer carries the session token: no cache, shared or private, may keep it.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let token = match body.session {
+        SessionKind::Token => Some(token),
+        SessionKind::Cookie => {
+            let cookie =
+                session_cookie::set(&state.config, &token, state.config.session_ttl.as_secs())
+                    .ok_or_else(|| {
+                        ApiError::Internal(anyhow::anyhow!("session cookie not a header"))
+                    })?;
+            headers.insert(header::SET_COOKIE, cookie);
+            None
+        }
+    };
     Ok((
-        [(header::CACHE_CONTROL, "no-store")],
+        headers,
         Json(LoginResponse {
             token,
             expires_at,
@@ -195,11 +224,15 @@ async fn record_failure(state: &AppState, email_key: &str, client: Option<&str>)
     Ok(())
 }
 
-/// Sign out: the session token stops working at once.
+/// Sign out: the session stops working at once, and a browser session's cookie is cleared.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
     security(("bearer" = [])),
     responses((status = 204, description = "Signed out")))]
-pub async fn logout(State(state): State<AppState>, Auth(principal): Auth) -> ApiResult<StatusCode> {
+pub async fn logout(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    request: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
     let Credential::Session(session_id) = principal.credential else {
         return Err(ApiError::bad_request(
             "logout ends a session; revoke an API token with DELETE /v1/tokens/{id}",
@@ -209,5 +242,12 @@ pub async fn logout(State(state): State<AppState>, Auth(principal): Auth) -> Api
         .bind(session_id)
         .execute(&state.db)
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let mut headers = HeaderMap::new();
+    // Authenticated by the cookie (a request never carries both): the browser forgets it.
+    if session_cookie::token(&request, &state.config).is_some()
+        && let Some(clear) = session_cookie::clear(&state.config)
+    {
+        headers.insert(header::SET_COOKIE, clear);
+    }
+    Ok((StatusCode::NO_CONTENT, headers))
 }

@@ -43,6 +43,8 @@ use prometheus_client::metrics::counter::Counter;
 use quick_cache::{Weighter, sync::Cache};
 use sqlx::PgPool;
 
+use crate::accounts::session_cookie;
+
 use crate::db::notifications::{self, Notice};
 use tokio::sync::watch;
 
@@ -205,7 +207,7 @@ fn key_of(request: &Request) -> Option<Key> {
 pub type Layered = (LiveCache, Arc<RoutePolicies>);
 
 fn is_public_read(request: &Request, policies: &RoutePolicies) -> bool {
-    !request.headers().contains_key(header::AUTHORIZATION)
+    !session_cookie::carries_credentials(request.headers())
         && policies.applies(Policy::PublicRead, request)
 }
 

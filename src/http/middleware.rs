@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, PROBLEM_JSON, problem_response, status_problem};
 use super::route_policy::{Policy, RoutePolicies};
+use crate::accounts::session_cookie;
 use crate::changes::purge;
 use crate::config::Config;
 
@@ -86,7 +87,7 @@ pub async fn route_not_found(method: Method, uri: axum::http::Uri) -> Response {
 pub async fn caching(State(config): State<Arc<Config>>, request: Request, next: Next) -> Response {
     let cacheable_method = matches!(*request.method(), Method::GET | Method::HEAD);
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
-    let authenticated = request.headers().contains_key(header::AUTHORIZATION);
+    let authenticated = session_cookie::carries_credentials(request.headers());
     let response = next.run(request).await;
     if !cacheable_method
         || response.status() != StatusCode::OK

@@ -57,6 +57,12 @@ fn complete(doc: &mut Value) {
             "type": "http",
             "scheme": "bearer",
             "description": "A session token (gls_…) from POST /v1/auth/login or an API token (glt_…)."
+        },
+        "cookie": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": crate::accounts::session_cookie::SECURE_NAME,
+            "description": "A browser session from POST /v1/auth/login with \"session\": \"cookie\" (galley_session when GALLEY_COOKIE_SECURE=false). Writes also need X-Galley-CSRF and an Origin of this server (API.md §8)."
         }
     });
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
@@ -65,12 +71,23 @@ fn complete(doc: &mut Value) {
     for (path, item) in paths.iter_mut() {
         for method in METHODS {
             if let Some(op) = item.get_mut(method) {
+                accept_cookie_sessions(op);
                 add_standard_responses(path, method, op);
             }
         }
     }
     doc["servers"] = json!([{"url": "/", "description": "The server that serves this document"}]);
     refine::refine(doc);
+}
+
+/// Wherever a bearer token is accepted, a browser session cookie is too.
+fn accept_cookie_sessions(op: &mut Value) {
+    let Some(requirements) = op.get_mut("security").and_then(Value::as_array_mut) else {
+        return;
+    };
+    if requirements.iter().any(|r| r.get("bearer").is_some()) {
+        requirements.push(json!({"cookie": []}));
+    }
 }
 
 fn add_standard_responses(path: &str, method: &str, op: &mut Value) {

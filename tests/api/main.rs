@@ -3,6 +3,7 @@
 mod accounts;
 mod articles;
 mod authors;
+mod browser_sessions;
 mod changes;
 mod contract;
 mod faults;
