@@ -103,6 +103,7 @@ pub fn app(state: AppState) -> anyhow::Result<Router> {
     let docs = Arc::new(openapi::ApiDocs::build(doc)?);
     let router = router
         .route("/metrics", axum::routing::get(crate::metrics::get_metrics))
+        .merge(crate::admin::router())
         .layer(Extension(docs));
     Ok(with_middleware(router, state, policies))
 }

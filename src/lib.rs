@@ -4,6 +4,7 @@
 //! resource shares: state, the app assembly, errors, extractors, pagination and OpenAPI.
 
 pub mod accounts;
+pub mod admin;
 pub mod app;
 pub mod articles;
 pub mod authors;

@@ -45,6 +45,9 @@ pub struct ListArticlesQuery {
     /// An author slug.
     author: Option<String>,
     featured: Option<bool>,
+    /// With `view=working`: `true` for published articles whose working copy has changed
+    /// since (what the next publish would put live), `false` for every other.
+    has_unpublished_changes: Option<bool>,
     /// A BCP 47 language tag, e.g. `en`.
     #[param(pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$", max_length = 35)]
     language: Option<String>,
@@ -191,6 +194,7 @@ pub(super) struct Filters {
     tags: Option<Vec<String>>,
     author: Option<String>,
     featured: Option<bool>,
+    unpublished_changes: Option<bool>,
     language: Option<String>,
     published_after: Option<DateTime<Utc>>,
     published_before: Option<DateTime<Utc>>,
@@ -214,6 +218,7 @@ impl Filters {
             self.tags.is_some(),
             self.author.is_some(),
             self.featured.is_some(),
+            self.unpublished_changes.is_some(),
             self.language.is_some(),
             self.published_after.is_some(),
             self.published_before.is_some(),
@@ -375,6 +380,12 @@ impl Filters {
         if let Some(featured) = self.featured {
             qb.push(format!(" and {p}.featured = ")).push_bind(featured);
         }
+        if let Some(changed) = self.unpublished_changes {
+            qb.push(
+                " and (a.status = 'published' and a.live_version is distinct from a.version) = ",
+            )
+            .push_bind(changed);
+        }
         if let Some(language) = &self.language {
             qb.push(format!(" and {p}.language = "))
                 .push_bind(language.clone());
@@ -475,6 +486,11 @@ impl Filters {
                 "status filters working copies: add view=working",
             ));
         }
+        if view == View::Live && query.has_unpublished_changes.is_some() {
+            return Err(ApiError::bad_request(
+                "has_unpublished_changes filters working copies: add view=working",
+            ));
+        }
         let search = match query.q.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(q) if q.chars().count() > 200 => {
@@ -490,6 +506,7 @@ impl Filters {
             tags: split_list(&query.tag),
             author: query.author.clone().filter(|a| !a.is_empty()),
             featured: query.featured,
+            unpublished_changes: query.has_unpublished_changes,
             language: query.language.clone().filter(|l| !l.is_empty()),
             published_after: query.published_after,
             published_before: query.published_before,

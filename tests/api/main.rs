@@ -1,6 +1,8 @@
 //! The API tests: one binary (link once), a module per area.
 
 mod accounts;
+mod admin;
+mod admin_client;
 mod articles;
 mod authors;
 mod browser_sessions;

@@ -1,0 +1,522 @@
+// One article's working copy. Edits are never lost: every change is kept in this browser at
+// once, saved after a pause (and by Save, Ctrl+S) with If-Match, and a 412 shows what the
+// other person changed before anyone's work is replaced.
+import { EditorContent, ReactNodeViewRenderer, useEditor } from '@tiptap/react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { api, type Article, type Schemas } from '../api/client';
+import { ApiError, answer, call } from '../api/problem';
+import { fromEditor, toEditor, type Block } from '../editor/blocks';
+import { EmbedBlockView, ImageBlockView } from '../editor/BlockViews';
+import { GalleyEmbed, GalleyImage, galleyExtensions } from '../editor/schema';
+import { Toolbar } from '../editor/Toolbar';
+import { LABEL, actionsFor, type Action } from '../editor/workflow';
+import { BASE, Link, guardNavigation, navigate } from '../router';
+import { useUser } from '../session';
+import { ErrorNotice } from '../ui/ErrorNotice';
+import { StatusBadge, formatWhen } from '../ui/format';
+import { countWords } from '../editor/words';
+
+interface Fields {
+  title: string;
+  subtitle: string;
+  slug: string;
+  excerpt: string;
+  featured: boolean;
+  language: string;
+  body: Block[];
+}
+
+const EMPTY: Fields = { title: '', subtitle: '', slug: '', excerpt: '', featured: false, language: 'en', body: [] };
+const AUTOSAVE_MS = 1500;
+
+function fieldsOf(article: Article): Fields {
+  return {
+    title: article.title,
+    subtitle: article.subtitle ?? '',
+    slug: article.slug,
+    excerpt: article.excerpt ?? '',
+    featured: article.featured,
+    language: article.language,
+    body: fromEditor(toEditor(article.body ?? [])),
+  };
+}
+
+type Update = Schemas['UpdateArticle'];
+
+/** What changed from `from` to `to`, as the API takes it (`null` clears an optional text). */
+function changes(from: Fields, to: Fields): Update {
+  const out: Update = {};
+  const same = (key: keyof Fields) => JSON.stringify(from[key]) === JSON.stringify(to[key]);
+  if (!same('title')) out.title = to.title;
+  if (!same('subtitle')) out.subtitle = to.subtitle === '' ? null : to.subtitle;
+  if (!same('slug')) out.slug = to.slug;
+  if (!same('excerpt')) out.excerpt = to.excerpt === '' ? null : to.excerpt;
+  if (!same('featured')) out.featured = to.featured;
+  if (!same('language')) out.language = to.language;
+  if (!same('body')) out.body = to.body;
+  return out;
+}
+
+/** After a save: fields left as they were take the server's new values (a derived excerpt, a
+ * generated slug); fields edited meanwhile keep the edit. */
+function rebase(before: Fields, after: Fields, current: Fields): Fields {
+  const out = { ...current };
+  for (const key of Object.keys(current) as (keyof Fields)[]) {
+    if (JSON.stringify(current[key]) === JSON.stringify(before[key])) (out as Record<string, unknown>)[key] = after[key];
+  }
+  return out;
+}
+
+const FIELD_NAMES: Record<keyof Fields, string> = {
+  title: 'Title',
+  subtitle: 'Subtitle',
+  slug: 'Slug',
+  excerpt: 'Excerpt',
+  featured: 'Featured',
+  language: 'Language',
+  body: 'Body',
+};
+
+interface Kept {
+  fields: Fields;
+  /** The ETag the edits were made on: saving them later still checks it. */
+  etag: string | null;
+}
+
+const keyOf = (id: string | null) => `galley-edits:${id ?? 'new'}`;
+
+function readKept(id: string | null): Kept | null {
+  try {
+    const raw = window.localStorage.getItem(keyOf(id));
+    return raw ? (JSON.parse(raw) as Kept) : null;
+  } catch {
+    return null;
+  }
+}
+
+type SaveState = 'saved' | 'unsaved' | 'saving' | 'offline' | 'failed';
+
+export default function ArticleEditor({ id }: { id: string | null }) {
+  const user = useUser();
+  const [base, setBase] = useState<Article | null>(null);
+  const [etag, setEtag] = useState<string | null>(null);
+  const [fields, setFields] = useState<Fields>(EMPTY);
+  const [loadError, setLoadError] = useState<ApiError | null>(null);
+  const [saveState, setSaveState] = useState<SaveState>('saved');
+  const [saveError, setSaveError] = useState<ApiError | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [conflict, setConflict] = useState<{ theirs: Article; etag: string | null; mine: Fields } | null>(null);
+  const [scheduleAt, setScheduleAt] = useState('');
+  const [busyAction, setBusyAction] = useState<Action | null>(null);
+  const [preview, setPreview] = useState<{ html: string; url: string } | null>(null);
+  const saving = useRef(false);
+  /** The id a first save just created: its copy is already here, with any edits since. */
+  const created = useRef<string | null>(null);
+
+  const saved = useMemo(() => (base ? fieldsOf(base) : EMPTY), [base]);
+  const pending = useMemo(() => changes(saved, fields), [saved, fields]);
+  const dirty = Object.keys(pending).length > 0;
+
+  const editor = useEditor({
+    extensions: [
+      ...galleyExtensions().filter((e) => e.name !== 'galleyImage' && e.name !== 'galleyEmbed'),
+      GalleyImage.extend({ addNodeView: () => ReactNodeViewRenderer(ImageBlockView) }),
+      GalleyEmbed.extend({ addNodeView: () => ReactNodeViewRenderer(EmbedBlockView) }),
+    ],
+    editorProps: {
+      attributes: { 'aria-label': 'Body', role: 'textbox', 'aria-multiline': 'true', class: 'body-editor' },
+    },
+    content: toEditor([]),
+    injectCSS: false,
+    onUpdate: ({ editor: e }) => setFields((f) => ({ ...f, body: fromEditor(e.getJSON()) })),
+  });
+
+  const load = useCallback(
+    (article: Article, tag: string | null) => {
+      setBase(article);
+      setEtag(tag);
+      const mine = fieldsOf(article);
+      setFields(mine);
+      editor?.commands.setContent(toEditor(article.body ?? []), { emitUpdate: false });
+    },
+    [editor],
+  );
+
+  // Open: the working copy, then any edits this browser kept that were never saved.
+  useEffect(() => {
+    if (!editor) return;
+    const kept = readKept(id);
+    if (id !== null && created.current === id) {
+      created.current = null;
+      return;
+    }
+    if (id === null) {
+      if (kept) {
+        setFields(kept.fields);
+        editor.commands.setContent(toEditor(kept.fields.body), { emitUpdate: false });
+        setNotice('Restored a new article’s edits kept in this browser.');
+      }
+      return;
+    }
+    // An editor replaced meanwhile (React's development double mount) must not be written to.
+    let current = true;
+    answer(api.GET('/v1/articles/{id}', { params: { path: { id }, query: { view: 'working' } } }))
+      .then(({ data, etag: tag }) => {
+        if (!current || editor.isDestroyed) return;
+        load(data, tag);
+        if (kept && JSON.stringify(kept.fields) !== JSON.stringify(fieldsOf(data))) {
+          setFields(kept.fields);
+          setEtag(kept.etag);
+          editor.commands.setContent(toEditor(kept.fields.body), { emitUpdate: false });
+          setNotice('Restored edits kept in this browser that were not saved yet; they save now.');
+        }
+      })
+      .catch((err: unknown) => {
+        if (!current) return;
+        if (!(err instanceof ApiError)) console.error('opening the article failed', err);
+        setLoadError(err instanceof ApiError ? err : new ApiError(500, null));
+      });
+    return () => {
+      current = false;
+    };
+  }, [id, editor, load]);
+
+  // Keep every edit in this browser until the server has it.
+  useEffect(() => {
+    if (!editor) return;
+    if (dirty) {
+      window.localStorage.setItem(keyOf(id), JSON.stringify({ fields, etag } satisfies Kept));
+      if (saveState === 'saved') setSaveState('unsaved');
+    } else {
+      window.localStorage.removeItem(keyOf(id));
+    }
+  }, [fields, dirty, id, etag, editor, saveState]);
+
+  const save = useCallback(
+    async (overwriteWith?: string | null) => {
+      if (saving.current) return;
+      const body = changes(saved, fields);
+      if (Object.keys(body).length === 0 && overwriteWith === undefined) return;
+      if (id === null && fields.title.trim() === '') {
+        setSaveState('unsaved');
+        return;
+      }
+      saving.current = true;
+      setSaveState('saving');
+      setSaveError(null);
+      try {
+        if (id === null) {
+          const { slug, ...rest } = body;
+          const made = await answer(
+            api.POST('/v1/articles', { body: { ...rest, ...(slug ? { slug } : {}), title: fields.title } }),
+          );
+          window.localStorage.removeItem(keyOf(null));
+          setBase(made.data);
+          setEtag(made.etag);
+          setFields((current) => rebase({ ...EMPTY, title: current.title }, fieldsOf(made.data), current));
+          setSaveState('saved');
+          created.current = made.data.id;
+          navigate(`${BASE}/articles/${made.data.id}`, { replace: true });
+          return;
+        }
+        const tag = overwriteWith ?? etag ?? '*';
+        const updated = await answer(
+          api.PATCH('/v1/articles/{id}', {
+            params: { path: { id }, header: { 'If-Match': tag } },
+            // Overwriting sends my edits only: where we both changed a field mine wins, and
+            // their other changes stay.
+            body,
+          }),
+        );
+        setBase(updated.data);
+        setEtag(updated.etag);
+        setFields((current) => rebase(saved, fieldsOf(updated.data), current));
+        setConflict(null);
+        setSaveState('saved');
+      } catch (err) {
+        const error = err instanceof ApiError ? err : new ApiError(0, null);
+        if (error.status === 412 && id) {
+          const theirs = await answer(api.GET('/v1/articles/{id}', { params: { path: { id }, query: { view: 'working' } } }));
+          setConflict({ theirs: theirs.data, etag: theirs.etag, mine: fields });
+          setSaveState('failed');
+        } else {
+          setSaveState(error.status === 0 ? 'offline' : 'failed');
+          setSaveError(error);
+        }
+      } finally {
+        saving.current = false;
+      }
+    },
+    [saved, fields, id, etag],
+  );
+
+  // Autosave after a pause in typing; not while a conflict waits for a decision.
+  useEffect(() => {
+    if (!dirty || conflict || saveState === 'saving' || (saveState === 'failed' && saveError?.status === 422)) return;
+    const timer = window.setTimeout(() => void save(), AUTOSAVE_MS);
+    return () => window.clearTimeout(timer);
+  }, [dirty, fields, conflict, save, saveState, saveError]);
+
+  // Back online: save what was kept.
+  useEffect(() => {
+    const online = () => void save();
+    window.addEventListener('online', online);
+    return () => window.removeEventListener('online', online);
+  }, [save]);
+
+  // Leaving with unsaved edits asks first.
+  useEffect(() => {
+    if (!dirty) return;
+    const ask = (event: BeforeUnloadEvent) => event.preventDefault();
+    window.addEventListener('beforeunload', ask);
+    guardNavigation(() => window.confirm('Leave? Your unsaved edits stay in this browser and are saved when you come back.'));
+    return () => {
+      window.removeEventListener('beforeunload', ask);
+      guardNavigation(null);
+    };
+  }, [dirty]);
+
+  useEffect(() => {
+    const shortcut = (event: KeyboardEvent) => {
+      if ((event.ctrlKey || event.metaKey) && event.key === 's') {
+        event.preventDefault();
+        void save();
+      }
+    };
+    window.addEventListener('keydown', shortcut);
+    return () => window.removeEventListener('keydown', shortcut);
+  }, [save]);
+
+  const act = async (action: Action) => {
+    if (!id) return;
+    if (dirty) await save();
+    setBusyAction(action);
+    setSaveError(null);
+    try {
+      const input = action === 'schedule' ? { publish_at: new Date(scheduleAt).toISOString() } : {};
+      await call(api.POST('/v1/articles/{id}/{action}', { params: { path: { id, action } }, body: input }));
+      const fresh = await answer(api.GET('/v1/articles/{id}', { params: { path: { id }, query: { view: 'working' } } }));
+      load(fresh.data, fresh.etag);
+      setNotice(`${LABEL[action]}: done.`);
+    } catch (err) {
+      setSaveError(err instanceof ApiError ? err : new ApiError(0, null));
+    } finally {
+      setBusyAction(null);
+    }
+  };
+
+  const openPreview = async () => {
+    if (!id) return;
+    try {
+      const token = await call(api.POST('/v1/articles/{id}/preview', { params: { path: { id } } }));
+      const page = await call(
+        api.GET('/v1/articles/{id}', { params: { path: { id }, query: { preview_token: token.token } } }),
+      );
+      setPreview({ html: page.body_html ?? '', url: token.url });
+    } catch (err) {
+      setSaveError(err instanceof ApiError ? err : new ApiError(0, null));
+    }
+  };
+
+  if (loadError) return <ErrorNotice error={loadError} />;
+  if (id !== null && !base) return <p role="status">Loading the article…</p>;
+
+  const errors = saveError?.fields ?? new Map<string, string>();
+  const fieldError = (name: string) =>
+    errors.get(name) ? (
+      <span className="field-error" id={`${name}-error`}>
+        {errors.get(name)}
+      </span>
+    ) : null;
+  const bodyErrors = [...errors].filter(([field]) => field.startsWith('body'));
+  const { allowed, refused } = base ? actionsFor(base.status, user.role) : { allowed: [], refused: [] };
+  const words = countWords(fields.body);
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  const input = (name: 'title' | 'subtitle' | 'slug' | 'excerpt' | 'language', label: string, multiline = false) => {
+    const props = {
+      value: fields[name],
+      'aria-invalid': errors.has(name) || undefined,
+      'aria-describedby': errors.has(name) ? `${name}-error` : undefined,
+      onChange: (e: { target: { value: string } }) => setFields((f) => ({ ...f, [name]: e.target.value })),
+    };
+    return (
+      <label className={`field ${name}`}>
+        {label}
+        {multiline ? <textarea rows={3} {...props} /> : <input {...props} />}
+        {fieldError(name)}
+      </label>
+    );
+  };
+
+  return (
+    <article className="editor-page" aria-label="Article editor">
+      <header className="page-header">
+        <Link href={`${BASE}/`}>← Articles</Link>
+        {base && <StatusBadge article={base} />}
+        <span className={`save-state ${saveState}`} role="status" aria-live="polite">
+          {
+            {
+              saved: base ? `Saved · version ${base.version}` : 'Not saved yet',
+              unsaved: id === null && !fields.title.trim() ? 'Give it a title to save' : 'Unsaved changes',
+              saving: 'Saving…',
+              offline: 'Offline: your edits are kept in this browser and saved when the connection is back',
+              failed: 'Not saved',
+            }[saveState]
+          }
+        </span>
+        <button type="button" className="primary" onClick={() => void save()} disabled={saveState === 'saving'}>
+          Save
+        </button>
+      </header>
+
+      {notice && (
+        <p className="notice" role="status">
+          {notice}
+        </p>
+      )}
+      {saveError && saveError.status !== 422 && <ErrorNotice error={saveError} />}
+      {saveError?.status === 422 && <p className="error" role="alert">{saveError.message}</p>}
+
+      {conflict && (
+        <section className="conflict" role="alertdialog" aria-labelledby="conflict-title">
+          <h2 id="conflict-title">Someone else saved this article while you were editing</h2>
+          <p>
+            Version {conflict.theirs.version}, saved {formatWhen(conflict.theirs.updated_at)}, changed:
+          </p>
+          <ul>
+            {(Object.keys(FIELD_NAMES) as (keyof Fields)[])
+              .filter((key) => JSON.stringify(fieldsOf(conflict.theirs)[key]) !== JSON.stringify(saved[key]))
+              .map((key) => (
+                <li key={key}>
+                  <strong>{FIELD_NAMES[key]}</strong>
+                  {key !== 'body' && (
+                    <>
+                      : “{String(saved[key])}” → “{String(fieldsOf(conflict.theirs)[key])}” (yours: “{String(conflict.mine[key])}”)
+                    </>
+                  )}
+                </li>
+              ))}
+          </ul>
+          <div className="actions">
+            <button
+              type="button"
+              onClick={() => {
+                load(conflict.theirs, conflict.etag);
+                setConflict(null);
+                setSaveState('saved');
+                window.localStorage.removeItem(keyOf(id));
+              }}
+            >
+              Take theirs (drop my edits)
+            </button>
+            <button type="button" className="danger" onClick={() => void save(conflict.etag)}>
+              Overwrite with mine
+            </button>
+            <span className="muted">Overwriting keeps their changes to fields you did not edit.</span>
+          </div>
+        </section>
+      )}
+
+      <div className="editor-grid">
+        <div className="editor-main">
+          {input('title', 'Title')}
+          {input('subtitle', 'Subtitle')}
+          <div className="body-field">
+            <span className="label" id="body-label">
+              Body
+            </span>
+            {editor && <Toolbar editor={editor} />}
+            <EditorContent editor={editor} aria-labelledby="body-label" />
+            {bodyErrors.length > 0 && (
+              <ul className="field-error" aria-label="Problems in the body">
+                {bodyErrors.map(([field, message]) => (
+                  <li key={field}>
+                    {describeBlockPath(field)}: {message}
+                  </li>
+                ))}
+              </ul>
+            )}
+            <p className="muted">
+              {words.words.toLocaleString()} words · about {words.minutes} min read
+            </p>
+          </div>
+        </div>
+
+        <aside className="editor-side" aria-label="Publishing and details">
+          {base && (
+            <section aria-labelledby="workflow-title">
+              <h2 id="workflow-title">Workflow</h2>
+              {base.scheduled_at && <p>Scheduled for {formatWhen(base.scheduled_at)}</p>}
+              {base.published_at && <p>Published {formatWhen(base.published_at)}</p>}
+              <div className="workflow">
+                {allowed
+                  .filter((a) => a !== 'schedule')
+                  .map((action) => (
+                    <button key={action} type="button" disabled={busyAction !== null} onClick={() => void act(action)}>
+                      {busyAction === action ? `${LABEL[action]}…` : action === 'publish' && base.status === 'published' ? 'Publish changes' : LABEL[action]}
+                    </button>
+                  ))}
+              </div>
+              {allowed.includes('schedule') && (
+                <div className="schedule">
+                  <label>
+                    Publish at ({zone})
+                    <input type="datetime-local" step="1" value={scheduleAt} onChange={(e) => setScheduleAt(e.target.value)} />
+                  </label>
+                  {scheduleAt && <p className="muted">= {new Date(scheduleAt).toISOString().replace('.000', '')} (UTC)</p>}
+                  <button type="button" disabled={!scheduleAt || busyAction !== null} onClick={() => void act('schedule')}>
+                    {base.status === 'scheduled' ? 'Reschedule' : 'Schedule'}
+                  </button>
+                </div>
+              )}
+              {refused.length > 0 && (
+                <ul className="muted refused">
+                  {refused.map(([action, reason]) => (
+                    <li key={action}>{reason}.</li>
+                  ))}
+                </ul>
+              )}
+              <button type="button" onClick={() => void openPreview()}>
+                Preview
+              </button>
+            </section>
+          )}
+          <section aria-labelledby="details-title">
+            <h2 id="details-title">Details</h2>
+            {input('slug', 'Slug')}
+            {input('excerpt', 'Excerpt', true)}
+            {input('language', 'Language')}
+            <label className="check">
+              <input type="checkbox" checked={fields.featured} onChange={(e) => setFields((f) => ({ ...f, featured: e.target.checked }))} />
+              Featured
+            </label>
+          </section>
+        </aside>
+      </div>
+
+      {preview && (
+        <div className="preview" role="dialog" aria-modal="true" aria-labelledby="preview-title">
+          <header>
+            <h2 id="preview-title">Preview: {fields.title}</h2>
+            <a href={preview.url} target="_blank" rel="noreferrer">
+              Preview link
+            </a>
+            <button type="button" onClick={() => setPreview(null)} autoFocus>
+              Close
+            </button>
+          </header>
+          {/* Galley renders body_html with every text and attribute escaped (docs/API.md §15). */}
+          <div className="public-body" dangerouslySetInnerHTML={{ __html: preview.html }} />
+        </div>
+      )}
+    </article>
+  );
+}
+
+/** `body[3].children[0].url` → "Block 4, part 1, url". */
+function describeBlockPath(field: string): string {
+  const parts = [...field.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]) + 1);
+  const leaf = /\.([a-z_]+)$/.exec(field)?.[1];
+  const where = parts.length ? `Block ${parts[0]}${parts.length > 1 ? `, part ${parts.slice(1).join('.')}` : ''}` : 'Body';
+  return leaf && leaf !== 'children' ? `${where}, ${leaf}` : where;
+}
