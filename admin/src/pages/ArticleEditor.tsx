@@ -2,6 +2,7 @@
 // once, saved after a pause (and by Save, Ctrl+S) with If-Match, and a 412 shows what the
 // other person changed before anyone's work is replaced.
 import { EditorContent, ReactNodeViewRenderer, useEditor } from '@tiptap/react';
+import '../editor/prosemirror.css';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, type Article, type Schemas } from '../api/client';
 import { ApiError, answer, call } from '../api/problem';
