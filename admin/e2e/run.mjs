@@ -4,13 +4,42 @@
 // committed). Any page error or CSP violation fails the run.
 //
 //   GALLEY_URL=http://127.0.0.1:PORT ADMIN_EMAIL=… ADMIN_PASSWORD=… node e2e/run.mjs
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { crc32, deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const BASE = process.env.GALLEY_URL ?? 'http://127.0.0.1:8080';
 const ADMIN = { email: process.env.ADMIN_EMAIL ?? 'admin@example.com', password: process.env.ADMIN_PASSWORD ?? 'e2e-password-1' };
 const ARTIFACTS = new URL('./artifacts/', import.meta.url).pathname;
 mkdirSync(ARTIFACTS, { recursive: true });
+
+/** A small PNG (a gradient, so that it is a real photo-like image) for the upload step. */
+function png(width, height) {
+  const chunk = (type, data) => {
+    const out = Buffer.alloc(12 + data.length);
+    out.writeUInt32BE(data.length, 0);
+    out.write(type, 4, 'latin1');
+    data.copy(out, 8);
+    out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+    return out;
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 2, 0, 0, 0], 8);
+  const rows = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      rows.set([(x * 255) / width, (y * 255) / height, 128], y * (width * 3 + 1) + 1 + x * 3);
+    }
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(rows)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
 
 const failures = [];
 const problems = [];
@@ -188,6 +217,45 @@ await step('two editors on one article: the second sees the 412 and chooses', as
   await other.context().close();
 });
 
+await step('upload an image from the editor and give it a caption and credit', async () => {
+  check(written, 'needs the written article');
+  const file = `${ARTIFACTS}pool.png`;
+  writeFileSync(file, png(320, 200));
+  await editor.goto(`${BASE}/admin/articles/${written.id}`);
+  await editor.getByRole('textbox', { name: 'Body' }).click();
+  await editor.keyboard.press('Control+End');
+  await editor.getByLabel('Image file to insert').setInputFiles(file);
+  await editor.getByLabel('Caption').fill('冠军 at the wall');
+  await editor.getByLabel('Credit').fill('Photo by AFP-JIJI');
+  await editor.getByLabel('Alt text').fill('undefined');
+  await editor.getByText('“undefined” is not a description of the image.').waitFor();
+  await editor.getByLabel('Alt text').fill('Pan Zhanle touches the wall');
+  await editor.getByText(/^Saved · version/).waitFor({ timeout: 10_000 });
+  await shot(editor, '04-image');
+  const working = await api('GET', `/v1/articles/${written.id}?view=working`, { token: adminToken });
+  const image = working.json.body.find((b) => b.type === 'image');
+  check(image, `no image block: ${JSON.stringify(working.json.body)}`);
+  check(image.caption === '冠军 at the wall' && image.credit === 'Photo by AFP-JIJI' && image.alt === 'Pan Zhanle touches the wall', JSON.stringify(image));
+  check(image.image?.width === 320, `embedded image: ${JSON.stringify(image.image)}`);
+});
+
+await step('restore a revision', async () => {
+  check(written, 'needs the written article');
+  await editor.goto(`${BASE}/admin/articles/${written.id}`);
+  await editor.getByRole('button', { name: 'Revisions' }).click();
+  await editor.getByRole('button', { name: /^#1 管静鹏 created/ }).click();
+  await editor.getByRole('rowheader', { name: 'Title', exact: true }).waitFor();
+  await editor.getByRole('rowheader', { name: 'Body block 4' }).waitFor();
+  check((await editor.getByRole('rowheader', { name: 'Body block 1' }).count()) === 0, 'an unchanged block is listed as changed');
+  await shot(editor, '05-revisions');
+  await editor.getByRole('button', { name: 'Restore #1' }).click();
+  await editor.getByText('The revision is restored as the working copy; publish to put it live.').waitFor();
+  const working = await api('GET', `/v1/articles/${written.id}?view=working`, { token: adminToken });
+  check(working.json.title === '松弛感 at the Olympics', `restored title: ${working.json.title}`);
+  check(!working.json.body.some((b) => b.type === 'image'), 'the image added later is still there');
+  check((await editor.getByLabel('Title', { exact: true }).inputValue()) === '松弛感 at the Olympics', 'the editor shows the restored copy');
+});
+
 await step('schedule an article and see it go live', async () => {
   const draft = await api('POST', '/v1/articles', { token: adminToken, body: { title: 'Scheduled 管静鹏 piece', body_markdown: 'Soon.' } });
   await editor.goto(`${BASE}/admin/articles/${draft.json.id}`);
@@ -198,7 +266,7 @@ await step('schedule an article and see it go live', async () => {
   await editor.getByText('(UTC)').waitFor();
   await editor.getByRole('button', { name: 'Schedule' }).click();
   await editor.getByText('Schedule: done.').waitFor();
-  await shot(editor, '04-scheduled');
+  await shot(editor, '06-scheduled');
   check((await api('GET', `/v1/articles/${draft.json.id}`)).status === 404, 'live before its time');
   let status = 0;
   for (let i = 0; i < 40 && status !== 200; i++) {
@@ -208,7 +276,7 @@ await step('schedule an article and see it go live', async () => {
   check(status === 200, 'not live after its time');
 });
 
-await step('a contributor sees no publish action and cannot publish', async () => {
+await step('a contributor sees no publish action and cannot publish; disabled, is sent to sign in', async () => {
   const page = await newPage('contributor');
   await signIn(page, people.contributor.email, people.contributor.password);
   await page.getByRole('link', { name: 'New article' }).click();
@@ -217,7 +285,7 @@ await step('a contributor sees no publish action and cannot publish', async () =
   await page.getByRole('button', { name: 'Submit for review' }).waitFor();
   check((await page.getByRole('button', { name: 'Publish', exact: true }).count()) === 0, 'publish offered');
   await page.getByText('Publish needs the author role.').waitFor();
-  await shot(page, '05-contributor');
+  await shot(page, '07-contributor');
   const id = page.url().split('/').pop();
   const refused = await page.evaluate(async (articleId) => {
     const response = await fetch(`/v1/articles/${articleId}/publish`, {
@@ -228,6 +296,12 @@ await step('a contributor sees no publish action and cannot publish', async () =
     return response.status;
   }, id);
   check(refused === 403, `publish by a contributor: ${refused}`);
+  // Disabled by an admin, the contributor's next request lands on the sign-in page, saying why.
+  const disabled = await api('PATCH', `/v1/users/${people.contributor.id}`, { token: adminToken, body: { disabled: true } });
+  check(disabled.status === 200, `disable: ${disabled.status}`);
+  await page.getByRole('link', { name: '← Articles' }).click();
+  await page.getByText('the session has expired or was ended: sign in again').waitFor();
+  await page.getByRole('button', { name: 'Sign in' }).waitFor();
   await page.context().close();
 });
 
@@ -237,7 +311,7 @@ await step('the page holds no readable credential and sign-out ends the session'
   await editor.goto(`${BASE}/admin/`);
   await editor.getByRole('button', { name: 'Sign out' }).click();
   await editor.getByText('You have signed out.').waitFor();
-  await shot(editor, '06-signed-out');
+  await shot(editor, '08-signed-out');
   const me = await editor.evaluate(async () => (await fetch('/v1/me')).status);
   check(me === 401, `after sign-out /v1/me is ${me}`);
 });

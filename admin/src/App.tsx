@@ -1,15 +1,23 @@
-import { lazy, Suspense } from 'react';
+import { lazy, Suspense, useEffect } from 'react';
 import { Articles } from './pages/Articles';
 import { SignIn } from './pages/SignIn';
 import { BASE, Link, useRoute } from './router';
 import { useSession } from './session';
 
-// The editor (and ProseMirror with it) loads only when an article is opened.
-const ArticleEditor = lazy(() => import('./pages/ArticleEditor'));
+// The editor (and ProseMirror with it) is not part of the first screen: it loads once the list
+// is up and the browser is idle, or when an article is opened first.
+const loadEditor = () => import('./pages/ArticleEditor');
+const ArticleEditor = lazy(loadEditor);
 
 export function App() {
   const { session, signOut } = useSession();
   const route = useRoute();
+  const signedIn = session.state === 'signed-in';
+  useEffect(() => {
+    if (!signedIn) return;
+    const idle = window.requestIdleCallback(() => void loadEditor(), { timeout: 3000 });
+    return () => window.cancelIdleCallback(idle);
+  }, [signedIn]);
 
   if (session.state === 'loading') {
     return (

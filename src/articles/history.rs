@@ -273,6 +273,8 @@ pub struct Revision {
     pub action: RevisionAction,
     /// The user who made the change; `null` for the scheduler or a deleted user.
     pub actor_id: Option<Uuid>,
+    /// That user's name, for showing who did it (reading users needs the admin role).
+    pub actor_name: Option<String>,
     pub at: DateTime<Utc>,
     /// The article's version after this change.
     pub version: i32,
@@ -328,7 +330,8 @@ pub async fn list_revisions(
     let id = article_id(&state, &principal, &key).await?;
     let page = params.page_request(std::slice::from_ref(&NUMBER), "-number", &NUMBER)?;
     let mut select: QueryBuilder<Postgres> = QueryBuilder::new(
-        "select number, action, actor_id, at, version, \
+        "select number, action, actor_id, \
+             (select u.name from users u where u.id = actor_id) as actor_name, at, version, \
          count(*) over () as total from article_revisions where article_id = ",
     );
     select.push_bind(id);
@@ -368,7 +371,9 @@ pub async fn get_revision(
 ) -> ApiResult<Json<RevisionDetail>> {
     let id = article_id(&state, &principal, &key).await?;
     let rows: Vec<SnapshotRow> = sqlx::query_as(
-        "select number, action, actor_id, at, version, snapshot::json as snapshot \
+        "select number, action, actor_id, \
+             (select u.name from users u where u.id = actor_id) as actor_name, at, version, \
+             snapshot::json as snapshot \
          from article_revisions \
          where article_id = $1 and number in ($2, $2 - 1) order by number desc",
     )
@@ -436,7 +441,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RevisionNumber {
     params(("id" = String, Path, description = "Article id or slug"),
            ("n" = i32, Path, minimum = 1, description = "Revision number")),
     security(("bearer" = [])),
-    responses((status = 200, description = "The restored working copy", body = super::model::Article)))]
+    responses(
+        (status = 200, description = "The restored working copy", body = super::model::Article),
+        (status = 412, description = "If-Match names an older version", body = crate::http::error::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn restore_revision(
     State(state): State<AppState>,
     Auth(principal): Auth,

@@ -161,3 +161,12 @@ describe('link URLs', () => {
     expect(isAllowedLink(url)).toBe(allowed);
   });
 });
+
+describe('comparing bodies', async () => {
+  const { sameJson } = await import('../api/same');
+  it('ignores key order (jsonb sorts keys) but not content', () => {
+    expect(sameJson({ type: 'text', text: '松弛感', bold: true }, { bold: true, text: '松弛感', type: 'text' })).toBe(true);
+    expect(sameJson([{ a: 1 }], [{ a: 2 }])).toBe(false);
+    expect(sameJson({ a: null }, {})).toBe(false);
+  });
+});

@@ -21,7 +21,7 @@ function inline(children: Inline[]): string {
   return children.map((c) => (c.type === 'link' ? c.children.map((r) => r.text).join('') : c.text)).join('');
 }
 
-function text(block: Block): string {
+export function blockText(block: Block): string {
   switch (block.type) {
     case 'paragraph':
     case 'heading':
@@ -44,7 +44,7 @@ export function countWords(blocks: Block[]): { words: number; minutes: number } 
   let words = 0;
   let cjk = 0;
   let inWord = false;
-  for (const c of blocks.map(text).join('\n')) {
+  for (const c of blocks.map(blockText).join('\n')) {
     const code = c.codePointAt(0) ?? 0;
     if (isCjk(code)) {
       cjk += 1;

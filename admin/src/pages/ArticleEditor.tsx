@@ -5,10 +5,13 @@ import { EditorContent, ReactNodeViewRenderer, useEditor } from '@tiptap/react';
 import '../editor/prosemirror.css';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, type Article, type Schemas } from '../api/client';
+import { uploadImage } from '../api/images';
 import { ApiError, answer, call } from '../api/problem';
+import { sameJson } from '../api/same';
 import { fromEditor, toEditor, type Block } from '../editor/blocks';
 import { EmbedBlockView, ImageBlockView } from '../editor/BlockViews';
 import { GalleyEmbed, GalleyImage, galleyExtensions } from '../editor/schema';
+import { Revisions } from '../editor/Revisions';
 import { Toolbar } from '../editor/Toolbar';
 import { LABEL, actionsFor, type Action } from '../editor/workflow';
 import { BASE, Link, guardNavigation, navigate } from '../router';
@@ -47,7 +50,7 @@ type Update = Schemas['UpdateArticle'];
 /** What changed from `from` to `to`, as the API takes it (`null` clears an optional text). */
 function changes(from: Fields, to: Fields): Update {
   const out: Update = {};
-  const same = (key: keyof Fields) => JSON.stringify(from[key]) === JSON.stringify(to[key]);
+  const same = (key: keyof Fields) => sameJson(from[key], to[key]);
   if (!same('title')) out.title = to.title;
   if (!same('subtitle')) out.subtitle = to.subtitle === '' ? null : to.subtitle;
   if (!same('slug')) out.slug = to.slug;
@@ -63,7 +66,7 @@ function changes(from: Fields, to: Fields): Update {
 function rebase(before: Fields, after: Fields, current: Fields): Fields {
   const out = { ...current };
   for (const key of Object.keys(current) as (keyof Fields)[]) {
-    if (JSON.stringify(current[key]) === JSON.stringify(before[key])) (out as Record<string, unknown>)[key] = after[key];
+    if (sameJson(current[key], before[key])) (out as Record<string, unknown>)[key] = after[key];
   }
   return out;
 }
@@ -110,6 +113,9 @@ export default function ArticleEditor({ id }: { id: string | null }) {
   const [scheduleAt, setScheduleAt] = useState('');
   const [busyAction, setBusyAction] = useState<Action | null>(null);
   const [preview, setPreview] = useState<{ html: string; url: string } | null>(null);
+  const [showRevisions, setShowRevisions] = useState(false);
+  const [uploading, setUploading] = useState<string | null>(null);
+  const picker = useRef<HTMLInputElement>(null);
   const saving = useRef(false);
   /** The id a first save just created: its copy is already here, with any edits since. */
   const created = useRef<string | null>(null);
@@ -165,7 +171,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
       .then(({ data, etag: tag }) => {
         if (!current || editor.isDestroyed) return;
         load(data, tag);
-        if (kept && JSON.stringify(kept.fields) !== JSON.stringify(fieldsOf(data))) {
+        if (kept && !sameJson(kept.fields, fieldsOf(data))) {
           setFields(kept.fields);
           setEtag(kept.etag);
           editor.commands.setContent(toEditor(kept.fields.body), { emitUpdate: false });
@@ -288,6 +294,30 @@ export default function ArticleEditor({ id }: { id: string | null }) {
     return () => window.removeEventListener('keydown', shortcut);
   }, [save]);
 
+  const insertImage = async (file: File) => {
+    if (!editor) return;
+    setUploading(`Uploading ${file.name}…`);
+    setSaveError(null);
+    try {
+      const { image, duplicate } = await uploadImage(file);
+      editor
+        .chain()
+        .focus()
+        .insertContent({ type: 'galleyImage', attrs: { imageId: image.id, image, alt: null, caption: image.caption, credit: image.credit } })
+        .run();
+      setUploading(duplicate ? `${file.name} was already in the library; that image is used.` : null);
+    } catch (err) {
+      setUploading(null);
+      setSaveError(err instanceof ApiError ? err : new ApiError(0, null));
+    }
+  };
+
+  const reload = async () => {
+    if (!id) return;
+    const fresh = await answer(api.GET('/v1/articles/{id}', { params: { path: { id }, query: { view: 'working' } } }));
+    load(fresh.data, fresh.etag);
+  };
+
   const act = async (action: Action) => {
     if (!id) return;
     if (dirty) await save();
@@ -296,8 +326,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
     try {
       const input = action === 'schedule' ? { publish_at: new Date(scheduleAt).toISOString() } : {};
       await call(api.POST('/v1/articles/{id}/{action}', { params: { path: { id, action } }, body: input }));
-      const fresh = await answer(api.GET('/v1/articles/{id}', { params: { path: { id }, query: { view: 'working' } } }));
-      load(fresh.data, fresh.etag);
+      await reload();
       setNotice(`${LABEL[action]}: done.`);
     } catch (err) {
       setSaveError(err instanceof ApiError ? err : new ApiError(0, null));
@@ -386,7 +415,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
           </p>
           <ul>
             {(Object.keys(FIELD_NAMES) as (keyof Fields)[])
-              .filter((key) => JSON.stringify(fieldsOf(conflict.theirs)[key]) !== JSON.stringify(saved[key]))
+              .filter((key) => !sameJson(fieldsOf(conflict.theirs)[key], saved[key]))
               .map((key) => (
                 <li key={key}>
                   <strong>{FIELD_NAMES[key]}</strong>
@@ -426,7 +455,26 @@ export default function ArticleEditor({ id }: { id: string | null }) {
             <span className="label" id="body-label">
               Body
             </span>
-            {editor && <Toolbar editor={editor} />}
+            {editor && (
+              <Toolbar
+                editor={editor}
+                extra={[{ label: 'Insert image', text: 'Image', run: () => picker.current?.click() }]}
+              />
+            )}
+            <input
+              ref={picker}
+              type="file"
+              accept="image/jpeg,image/png,image/gif,image/webp"
+              className="visually-hidden"
+              aria-label="Image file to insert"
+              tabIndex={-1}
+              onChange={(e) => {
+                const file = e.target.files?.[0];
+                e.target.value = '';
+                if (file) void insertImage(file);
+              }}
+            />
+            {uploading && <p role="status">{uploading}</p>}
             <EditorContent editor={editor} aria-labelledby="body-label" />
             {bodyErrors.length > 0 && (
               <ul className="field-error" aria-label="Problems in the body">
@@ -480,7 +528,19 @@ export default function ArticleEditor({ id }: { id: string | null }) {
               <button type="button" onClick={() => void openPreview()}>
                 Preview
               </button>
+              <button type="button" aria-expanded={showRevisions} onClick={() => setShowRevisions((v) => !v)}>
+                {showRevisions ? 'Hide revisions' : 'Revisions'}
+              </button>
             </section>
+          )}
+          {base && showRevisions && (
+            <Revisions
+              article={base}
+              etag={etag}
+              onRestored={() => {
+                void reload().then(() => setNotice('The revision is restored as the working copy; publish to put it live.'));
+              }}
+            />
           )}
           <section aria-labelledby="details-title">
             <h2 id="details-title">Details</h2>
