@@ -31,9 +31,11 @@ use crate::{
     },
     http::{
         error::{ApiError, ApiResult, ConstraintErrors, Problem, on_constraint, slug_error},
-        extract::{ApiJson, ApiQuery, IdOrSlug},
+        extract::{ApiJson, IdOrSlug, ListQuery},
         middleware::check_if_match,
-        pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey, document_sort_keys},
+        pagination::{
+            KeyKind, KeyValue, ListParams, ListResponse, NameSearch, SortKey, document_sort_keys,
+        },
         patch::Patch,
         route_policy::{Policy::PublicRead, with},
     },
@@ -272,19 +274,21 @@ pub async fn current_page(state: &AppState, after: Uuid, limit: i64) -> sqlx::Re
 }
 
 /// List authors. Sort keys: `name` (default), `article_count`, `created_at`.
-#[utoipa::path(get, path = "/v1/authors", tag = "authors", params(ListParams),
+#[utoipa::path(get, path = "/v1/authors", tag = "authors", params(ListParams, NameSearch),
     security((), ("bearer" = [])),
     responses((status = 200, description = "A page of authors", body = ListResponse<Author>)))]
 pub async fn list_authors(
     State(state): State<AppState>,
     ReadAccess(principal): ReadAccess,
-    ApiQuery(params): ApiQuery<ListParams>,
+    ListQuery(params, search): ListQuery<NameSearch>,
 ) -> ApiResult<axum::response::Response> {
     let page = params.page_request(SORT_KEYS, "name", &ID_KEY)?;
     let (rows, total) = page
-        .fetch(
+        .fetch_named(
             &state.db,
-            format!("select {COLUMNS} from authors a where true"),
+            COLUMNS,
+            "authors a",
+            &search,
             "select count from row_counts where table_name = 'authors'",
         )
         .await?;

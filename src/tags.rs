@@ -29,9 +29,11 @@ use crate::{
     },
     http::{
         error::{ApiError, ApiResult, Problem},
-        extract::{ApiJson, ApiQuery, IdOrSlug},
+        extract::{ApiJson, IdOrSlug, ListQuery},
         middleware::check_if_match,
-        pagination::{KeyKind, KeyValue, ListParams, ListResponse, SortKey, document_sort_keys},
+        pagination::{
+            KeyKind, KeyValue, ListParams, ListResponse, NameSearch, SortKey, document_sort_keys,
+        },
         patch::Patch,
         route_policy::{Policy::PublicRead, with},
     },
@@ -170,19 +172,21 @@ async fn find(
 }
 
 /// List tags. Sort keys: `name` (default), `article_count`, `created_at`.
-#[utoipa::path(get, path = "/v1/tags", tag = "tags", params(ListParams),
+#[utoipa::path(get, path = "/v1/tags", tag = "tags", params(ListParams, NameSearch),
     security((), ("bearer" = [])),
     responses((status = 200, description = "A page of tags", body = ListResponse<Tag>)))]
 pub async fn list_tags(
     State(state): State<AppState>,
     ReadAccess(_): ReadAccess,
-    ApiQuery(params): ApiQuery<ListParams>,
+    ListQuery(params, search): ListQuery<NameSearch>,
 ) -> ApiResult<axum::response::Response> {
     let page = params.page_request(SORT_KEYS, "name", &ID_KEY)?;
     let (rows, total) = page
-        .fetch(
+        .fetch_named(
             &state.db,
-            format!("select {COLUMNS} from tags t where true"),
+            COLUMNS,
+            "tags t",
+            &search,
             "select count from row_counts where table_name = 'tags'",
         )
         .await?;

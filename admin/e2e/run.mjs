@@ -169,6 +169,16 @@ await step('write an article with Chinese text, marks and a link, and publish it
   await editor.keyboard.type('the report');
   for (let i = 0; i < 'the report'.length; i++) await editor.keyboard.press('Shift+ArrowLeft');
   await editor.getByRole('button', { name: 'Link', exact: true }).click();
+  // Byline and tag, created on the fly.
+  const authors = editor.getByRole('combobox', { name: 'Authors' });
+  await authors.fill('管静鹏');
+  await editor.getByRole('option', { name: 'Create “管静鹏”' }).waitFor();
+  await authors.press('Enter');
+  const tags = editor.getByRole('combobox', { name: 'Tags' });
+  await tags.fill('Olympics');
+  await editor.getByRole('option', { name: 'Create “Olympics”' }).waitFor();
+  await tags.press('Enter');
+  await editor.getByLabel('SEO title').fill('Pan Zhanle and 松弛感');
   await editor.waitForURL(/\/admin\/articles\/[0-9a-f-]{36}$/, { timeout: 10_000 }).catch(async (e) => {
     await shot(editor, '02-editor-unsaved');
     throw e;
@@ -193,6 +203,9 @@ await step('write an article with Chinese text, marks and a link, and publish it
   const link = last.children.find((c) => c.type === 'link');
   check(link?.url === 'https://example.com/olympics' && link.children[0].text === 'the report', JSON.stringify(last));
   check(live.json.title === '松弛感 at the Olympics', live.json.title);
+  check(live.json.authors.map((a) => a.name).join() === '管静鹏', `authors: ${JSON.stringify(live.json.authors)}`);
+  check(live.json.tags.map((t) => t.name).join() === 'Olympics', `tags: ${JSON.stringify(live.json.tags)}`);
+  check(live.json.seo.title === 'Pan Zhanle and 松弛感', `seo: ${JSON.stringify(live.json.seo)}`);
 });
 
 await step('two editors on one article: the second sees the 412 and chooses', async () => {
@@ -230,6 +243,8 @@ await step('upload an image from the editor and give it a caption and credit', a
   await editor.getByLabel('Alt text').fill('undefined');
   await editor.getByText('“undefined” is not a description of the image.').waitFor();
   await editor.getByLabel('Alt text').fill('Pan Zhanle touches the wall');
+  await editor.getByLabel('Banner image file').setInputFiles(file);
+  await editor.getByLabel('Banner credit').fill('Banner Image via AFP-JIJI.');
   await editor.getByText(/^Saved · version/).waitFor({ timeout: 10_000 });
   await shot(editor, '04-image');
   const working = await api('GET', `/v1/articles/${written.id}?view=working`, { token: adminToken });
@@ -237,6 +252,7 @@ await step('upload an image from the editor and give it a caption and credit', a
   check(image, `no image block: ${JSON.stringify(working.json.body)}`);
   check(image.caption === '冠军 at the wall' && image.credit === 'Photo by AFP-JIJI' && image.alt === 'Pan Zhanle touches the wall', JSON.stringify(image));
   check(image.image?.width === 320, `embedded image: ${JSON.stringify(image.image)}`);
+  check(working.json.banner?.credit === 'Banner Image via AFP-JIJI.' && working.json.banner.image.id === image.image_id, `banner: ${JSON.stringify(working.json.banner)}`);
 });
 
 await step('restore a revision', async () => {

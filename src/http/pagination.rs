@@ -11,10 +11,10 @@
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiResult};
@@ -239,6 +239,49 @@ impl<R> PageRequest<R> {
         Ok((rows, total))
     }
 
+    /// As `fetch`, for authors and tags: with `search`, only those whose name or slug contains
+    /// it (case-insensitive; any script), counted row by row — a few thousand names at most.
+    /// `from` is the table with its alias (`tags t`), `count_all` the maintained count.
+    pub async fn fetch_named(
+        &self,
+        db: &sqlx::PgPool,
+        columns: &str,
+        from: &str,
+        search: &NameSearch,
+        count_all: &'static str,
+    ) -> ApiResult<(Vec<R>, i64)>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        let Some(pattern) = search.pattern()? else {
+            return Ok(self
+                .fetch(
+                    db,
+                    format!("select {columns} from {from} where true"),
+                    count_all,
+                )
+                .await?);
+        };
+        let alias = from.rsplit(' ').next().unwrap_or(from);
+        let mut qb = QueryBuilder::new(format!(
+            "select {columns} from {from} where ({alias}.name ilike "
+        ));
+        qb.push_bind(pattern.clone())
+            .push(format!(" escape '\\' or {alias}.slug ilike "))
+            .push_bind(pattern.clone())
+            .push(" escape '\\')");
+        self.push_sql(&mut qb);
+        let rows = qb.build_query_as().fetch_all(db).await?;
+        let total = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select count(*) from {from} where ({alias}.name ilike $1 escape '\\' \
+             or {alias}.slug ilike $1 escape '\\')"
+        )))
+        .bind(pattern)
+        .fetch_one(db)
+        .await?;
+        Ok((rows, total))
+    }
+
     /// Trims the look-ahead row and builds the list envelope.
     pub fn finish<T>(
         &self,
@@ -347,6 +390,36 @@ pub struct ListParams {
     pub page: Option<i64>,
     /// Comma-separated sort keys, `-` for descending; the operation lists its keys.
     pub sort: Option<String>,
+}
+
+/// `q` of the authors and tags lists: a part of the name or slug to look for (`松弛`, `olymp`).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NameSearch {
+    /// Only those whose name or slug contains this (case-insensitive), 1–100 characters.
+    #[param(max_length = 100)]
+    pub q: Option<String>,
+}
+
+impl NameSearch {
+    /// The `ilike` pattern, wildcards in `q` taken literally; `None` without a search.
+    fn pattern(&self) -> ApiResult<Option<String>> {
+        let Some(q) = self.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) else {
+            return Ok(None);
+        };
+        if q.chars().count() > 100 {
+            return Err(ApiError::bad_request("q must be at most 100 characters"));
+        }
+        let escaped: String = q
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        Ok(Some(format!("%{escaped}%")))
+    }
 }
 
 impl ListParams {

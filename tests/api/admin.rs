@@ -128,3 +128,76 @@ async fn working_lists_filter_on_unpublished_changes(pool: PgPool) {
         .await
         .assert_problem(StatusCode::BAD_REQUEST, "bad-request");
 }
+
+#[sqlx::test]
+async fn author_and_tag_lists_find_names_by_a_part(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let editor = app.token_for(Role::Editor).await;
+    for name in [
+        "Olympics",
+        "Olympic Swimming",
+        "Music",
+        "松弛感",
+        "100% Pure_Joy",
+    ] {
+        let made = app
+            .post("/v1/tags", Some(&editor), json!({"name": name}))
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    }
+    for name in ["管静鹏", "Guan Jingpeng", "RADII Staff"] {
+        let made = app
+            .post("/v1/authors", Some(&editor), json!({"name": name}))
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.text());
+    }
+    let names = |path: &str| {
+        let app = &app;
+        let path = path.to_owned();
+        async move {
+            let page = app.get(&path, None).await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+            let body = page.json();
+            let names: Vec<String> = body["data"]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|t| t["name"].as_str().unwrap_or_default().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (names, body["meta"]["total"].as_i64().unwrap_or(-1))
+        }
+    };
+    assert_eq!(
+        names("/v1/tags?q=OLYMP").await,
+        (
+            vec!["Olympic Swimming".to_owned(), "Olympics".to_owned()],
+            2
+        )
+    );
+    assert_eq!(
+        names("/v1/tags?q=%E6%9D%BE%E5%BC%9B").await,
+        (vec!["松弛感".to_owned()], 1)
+    );
+    // Wildcards are letters here.
+    assert_eq!(
+        names("/v1/tags?q=%25").await,
+        (vec!["100% Pure_Joy".to_owned()], 1)
+    );
+    assert_eq!(
+        names("/v1/tags?q=_j").await,
+        (vec!["100% Pure_Joy".to_owned()], 1)
+    );
+    // The slug matches too: 管静鹏 is guan-jing-peng.
+    let (authors, total) = names("/v1/authors?q=guan&limit=1").await;
+    assert_eq!((authors.len(), total), (1, 2));
+    assert_eq!(names("/v1/tags?q=").await.1, 5);
+    app.get(&format!("/v1/tags?q={}", "x".repeat(101)), None)
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "bad-request");
+    app.get("/v1/tags?name=x", None)
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "bad-request");
+}

@@ -5,20 +5,34 @@ import { EditorContent, ReactNodeViewRenderer, useEditor } from '@tiptap/react';
 import '../editor/prosemirror.css';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { api, type Article, type Schemas } from '../api/client';
-import { uploadImage } from '../api/images';
+import { uploadImage, type Image } from '../api/images';
 import { ApiError, answer, call } from '../api/problem';
 import { sameJson } from '../api/same';
 import { fromEditor, toEditor, type Block } from '../editor/blocks';
 import { EmbedBlockView, ImageBlockView } from '../editor/BlockViews';
 import { GalleyEmbed, GalleyImage, galleyExtensions } from '../editor/schema';
+import { RefPicker, type Ref } from '../editor/RefPicker';
 import { Revisions } from '../editor/Revisions';
 import { Toolbar } from '../editor/Toolbar';
 import { LABEL, actionsFor, type Action } from '../editor/workflow';
 import { BASE, Link, guardNavigation, navigate } from '../router';
 import { useUser } from '../session';
 import { ErrorNotice } from '../ui/ErrorNotice';
+import { ImageFileInput } from '../ui/ImageFileInput';
 import { StatusBadge, formatWhen } from '../ui/format';
 import { countWords } from '../editor/words';
+
+interface Banner {
+  image_id: string;
+  caption: string | null;
+  credit: string | null;
+}
+
+interface Seo {
+  title: string | null;
+  description: string | null;
+  canonical_url: string | null;
+}
 
 interface Fields {
   title: string;
@@ -28,9 +42,26 @@ interface Fields {
   featured: boolean;
   language: string;
   body: Block[];
+  authors: Ref[];
+  tags: Ref[];
+  banner: Banner | null;
+  seo: Seo;
 }
 
-const EMPTY: Fields = { title: '', subtitle: '', slug: '', excerpt: '', featured: false, language: 'en', body: [] };
+const NO_SEO: Seo = { title: null, description: null, canonical_url: null };
+const EMPTY: Fields = {
+  title: '',
+  subtitle: '',
+  slug: '',
+  excerpt: '',
+  featured: false,
+  language: 'en',
+  body: [],
+  authors: [],
+  tags: [],
+  banner: null,
+  seo: NO_SEO,
+};
 const AUTOSAVE_MS = 1500;
 
 function fieldsOf(article: Article): Fields {
@@ -42,8 +73,15 @@ function fieldsOf(article: Article): Fields {
     featured: article.featured,
     language: article.language,
     body: fromEditor(toEditor(article.body ?? [])),
+    authors: article.authors.map((a) => ({ id: a.id, name: a.name })),
+    tags: article.tags.map((t) => ({ id: t.id, name: t.name })),
+    banner: article.banner ? { image_id: article.banner.image.id, caption: article.banner.caption, credit: article.banner.credit } : null,
+    seo: { title: article.seo.title ?? null, description: article.seo.description ?? null, canonical_url: article.seo.canonical_url ?? null },
   };
 }
+
+/** Chosen authors or tags as the API takes them: ids, or names to create. */
+const refs = (list: Ref[]) => list.map((r) => r.id ?? { name: r.name });
 
 type Update = Schemas['UpdateArticle'];
 
@@ -58,15 +96,19 @@ function changes(from: Fields, to: Fields): Update {
   if (!same('featured')) out.featured = to.featured;
   if (!same('language')) out.language = to.language;
   if (!same('body')) out.body = to.body;
+  if (!same('authors')) out.authors = refs(to.authors);
+  if (!same('tags')) out.tags = refs(to.tags);
+  if (!same('banner')) out.banner = to.banner;
+  if (!same('seo')) out.seo = to.seo;
   return out;
 }
 
-/** After a save: fields left as they were take the server's new values (a derived excerpt, a
- * generated slug); fields edited meanwhile keep the edit. */
-function rebase(before: Fields, after: Fields, current: Fields): Fields {
+/** After a save: fields not edited since it was sent take the server's values (a derived
+ * excerpt, a generated slug, ids of authors and tags it created); newer edits stay. */
+function rebase(sent: Fields, after: Fields, current: Fields): Fields {
   const out = { ...current };
   for (const key of Object.keys(current) as (keyof Fields)[]) {
-    if (sameJson(current[key], before[key])) (out as Record<string, unknown>)[key] = after[key];
+    if (sameJson(current[key], sent[key])) (out as Record<string, unknown>)[key] = after[key];
   }
   return out;
 }
@@ -79,6 +121,10 @@ const FIELD_NAMES: Record<keyof Fields, string> = {
   featured: 'Featured',
   language: 'Language',
   body: 'Body',
+  authors: 'Authors',
+  tags: 'Tags',
+  banner: 'Banner',
+  seo: 'SEO',
 };
 
 interface Kept {
@@ -116,6 +162,10 @@ export default function ArticleEditor({ id }: { id: string | null }) {
   const [showRevisions, setShowRevisions] = useState(false);
   const [uploading, setUploading] = useState<string | null>(null);
   const picker = useRef<HTMLInputElement>(null);
+  const bannerPicker = useRef<HTMLInputElement>(null);
+  /** The banner's image as the library has it, for showing. */
+  const [bannerImage, setBannerImage] = useState<Image | null>(null);
+  useEffect(() => setBannerImage(base?.banner?.image ?? null), [base]);
   const saving = useRef(false);
   /** The id a first save just created: its copy is already here, with any edits since. */
   const created = useRef<string | null>(null);
@@ -209,6 +259,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
         return;
       }
       saving.current = true;
+      const sent = fields;
       setSaveState('saving');
       setSaveError(null);
       try {
@@ -220,7 +271,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
           window.localStorage.removeItem(keyOf(null));
           setBase(made.data);
           setEtag(made.etag);
-          setFields((current) => rebase({ ...EMPTY, title: current.title }, fieldsOf(made.data), current));
+          setFields((current) => rebase(sent, fieldsOf(made.data), current));
           setSaveState('saved');
           created.current = made.data.id;
           navigate(`${BASE}/articles/${made.data.id}`, { replace: true });
@@ -237,7 +288,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
         );
         setBase(updated.data);
         setEtag(updated.etag);
-        setFields((current) => rebase(saved, fieldsOf(updated.data), current));
+        setFields((current) => rebase(sent, fieldsOf(updated.data), current));
         setConflict(null);
         setSaveState('saved');
       } catch (err) {
@@ -306,6 +357,19 @@ export default function ArticleEditor({ id }: { id: string | null }) {
         .insertContent({ type: 'galleyImage', attrs: { imageId: image.id, image, alt: null, caption: image.caption, credit: image.credit } })
         .run();
       setUploading(duplicate ? `${file.name} was already in the library; that image is used.` : null);
+    } catch (err) {
+      setUploading(null);
+      setSaveError(err instanceof ApiError ? err : new ApiError(0, null));
+    }
+  };
+
+  const chooseBanner = async (file: File) => {
+    setUploading(`Uploading ${file.name}…`);
+    try {
+      const { image } = await uploadImage(file);
+      setBannerImage(image);
+      setFields((f) => ({ ...f, banner: { image_id: image.id, caption: f.banner?.caption ?? null, credit: f.banner?.credit ?? image.credit } }));
+      setUploading(null);
     } catch (err) {
       setUploading(null);
       setSaveError(err instanceof ApiError ? err : new ApiError(0, null));
@@ -419,7 +483,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
               .map((key) => (
                 <li key={key}>
                   <strong>{FIELD_NAMES[key]}</strong>
-                  {key !== 'body' && (
+                  {!['body', 'authors', 'tags', 'banner', 'seo'].includes(key) && (
                     <>
                       : “{String(saved[key])}” → “{String(fieldsOf(conflict.theirs)[key])}” (yours: “{String(conflict.mine[key])}”)
                     </>
@@ -461,19 +525,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
                 extra={[{ label: 'Insert image', text: 'Image', run: () => picker.current?.click() }]}
               />
             )}
-            <input
-              ref={picker}
-              type="file"
-              accept="image/jpeg,image/png,image/gif,image/webp"
-              className="visually-hidden"
-              aria-label="Image file to insert"
-              tabIndex={-1}
-              onChange={(e) => {
-                const file = e.target.files?.[0];
-                e.target.value = '';
-                if (file) void insertImage(file);
-              }}
-            />
+            <ImageFileInput ref={picker} label="Image file to insert" onFile={(file) => void insertImage(file)} />
             {uploading && <p role="status">{uploading}</p>}
             <EditorContent editor={editor} aria-labelledby="body-label" />
             {bodyErrors.length > 0 && (
@@ -544,6 +596,8 @@ export default function ArticleEditor({ id }: { id: string | null }) {
           )}
           <section aria-labelledby="details-title">
             <h2 id="details-title">Details</h2>
+            <RefPicker label="Authors" kind="authors" value={fields.authors} onChange={(authors) => setFields((f) => ({ ...f, authors }))} error={[...errors].find(([k]) => k.startsWith('authors'))?.[1]} />
+            <RefPicker label="Tags" kind="tags" value={fields.tags} onChange={(tags) => setFields((f) => ({ ...f, tags }))} error={[...errors].find(([k]) => k.startsWith('tags'))?.[1]} />
             {input('slug', 'Slug')}
             {input('excerpt', 'Excerpt', true)}
             {input('language', 'Language')}
@@ -551,6 +605,57 @@ export default function ArticleEditor({ id }: { id: string | null }) {
               <input type="checkbox" checked={fields.featured} onChange={(e) => setFields((f) => ({ ...f, featured: e.target.checked }))} />
               Featured
             </label>
+          </section>
+          <section aria-labelledby="banner-title" className="banner">
+            <h2 id="banner-title">Banner</h2>
+            {fields.banner && bannerImage && (
+              <img src={bannerImage.variants.find((v) => v.width >= 480)?.url ?? bannerImage.url} alt={bannerImage.alt ?? ''} />
+            )}
+            {fields.banner && (
+              <>
+                <label>
+                  Banner caption
+                  <input
+                    value={fields.banner.caption ?? ''}
+                    onChange={(e) => setFields((f) => (f.banner ? { ...f, banner: { ...f.banner, caption: e.target.value || null } } : f))}
+                  />
+                </label>
+                <label>
+                  Banner credit
+                  <input
+                    value={fields.banner.credit ?? ''}
+                    placeholder="Photo by …"
+                    onChange={(e) => setFields((f) => (f.banner ? { ...f, banner: { ...f.banner, credit: e.target.value || null } } : f))}
+                  />
+                </label>
+                {fieldError('banner.image_id')}
+              </>
+            )}
+            <div className="workflow">
+              <button type="button" onClick={() => bannerPicker.current?.click()}>
+                {fields.banner ? 'Replace banner image' : 'Choose banner image'}
+              </button>
+              {fields.banner && (
+                <button type="button" onClick={() => setFields((f) => ({ ...f, banner: null }))}>
+                  Remove banner
+                </button>
+              )}
+            </div>
+            <ImageFileInput ref={bannerPicker} label="Banner image file" onFile={(file) => void chooseBanner(file)} />
+          </section>
+          <section aria-labelledby="seo-title">
+            <h2 id="seo-title">SEO</h2>
+            {(['title', 'description', 'canonical_url'] as const).map((key) => (
+              <label key={key}>
+                {{ title: 'SEO title', description: 'Meta description', canonical_url: 'Canonical URL' }[key]}
+                <input
+                  value={fields.seo[key] ?? ''}
+                  aria-invalid={errors.has(`seo.${key}`) || undefined}
+                  onChange={(e) => setFields((f) => ({ ...f, seo: { ...f.seo, [key]: e.target.value || null } }))}
+                />
+                {fieldError(`seo.${key}`)}
+              </label>
+            ))}
           </section>
         </aside>
       </div>
