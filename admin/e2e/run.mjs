@@ -4,13 +4,14 @@
 // committed). Any page error or CSP violation fails the run.
 //
 //   GALLEY_URL=http://127.0.0.1:PORT ADMIN_EMAIL=… ADMIN_PASSWORD=… node e2e/run.mjs
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { crc32, deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 const BASE = process.env.GALLEY_URL ?? 'http://127.0.0.1:8080';
 const ADMIN = { email: process.env.ADMIN_EMAIL ?? 'admin@example.com', password: process.env.ADMIN_PASSWORD ?? 'e2e-password-1' };
 const ARTIFACTS = new URL('./artifacts/', import.meta.url).pathname;
+rmSync(ARTIFACTS, { recursive: true, force: true });
 mkdirSync(ARTIFACTS, { recursive: true });
 
 /** A small PNG (a gradient, so that it is a real photo-like image) for the upload step. */
@@ -222,6 +223,7 @@ await step('two editors on one article: the second sees the 412 and chooses', as
   await editor.getByRole('alertdialog').waitFor({ timeout: 10_000 });
   await editor.getByText('Subtitle').first().waitFor();
   await shot(editor, '03-conflict');
+  check((await editor.evaluate(() => document.activeElement?.id)) === 'conflict-title', 'the conflict did not take the focus');
   await editor.getByRole('button', { name: 'Overwrite with mine' }).click();
   await editor.getByText(/^Saved · version/).waitFor({ timeout: 10_000 });
   const working = await api('GET', `/v1/articles/${written.id}?view=working`, { token: adminToken });
@@ -270,6 +272,63 @@ await step('restore a revision', async () => {
   check(working.json.title === '松弛感 at the Olympics', `restored title: ${working.json.title}`);
   check(!working.json.body.some((b) => b.type === 'image'), 'the image added later is still there');
   check((await editor.getByLabel('Title', { exact: true }).inputValue()) === '松弛感 at the Olympics', 'the editor shows the restored copy');
+  // The preview shows the page as the public will, and Escape gives the focus back.
+  await editor.getByRole('button', { name: 'Preview' }).click();
+  const dialog = editor.getByRole('dialog', { name: /Preview/ });
+  await dialog.getByText('World record').waitFor();
+  check((await dialog.locator('a[href="https://example.com/olympics"]').count()) === 1, 'the preview lost the link');
+  await editor.keyboard.press('Escape');
+  check((await editor.getByRole('dialog').count()) === 0, 'Escape did not close the preview');
+  check((await editor.evaluate(() => document.activeElement?.textContent)) === 'Preview', 'focus did not return to Preview');
+});
+
+await step('paste from a web page and a word processor keeps structure and drops the rest', async () => {
+  await editor.goto(`${BASE}/admin/articles/new`);
+  await editor.getByLabel('Title', { exact: true }).fill('Pasted 我的阿勒泰');
+  const body = editor.getByRole('textbox', { name: 'Body' });
+  await body.click();
+  const paste = (html) =>
+    editor.evaluate((content) => {
+      const data = new DataTransfer();
+      data.setData('text/html', content);
+      data.setData('text/plain', content.replace(/<[^>]+>/g, ''));
+      document.querySelector('.body-editor').dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    }, html);
+  await paste(
+    '<h2 style="color:red">我的阿勒泰</h2><p class="lead">A <b>bold</b> <span style="font-size:30px">start</span> <a href="javascript:alert(1)">bad</a> <a href="https://example.com/x">good</a></p>' +
+      '<script>alert(1)</script><img src="https://tracker.example/p.gif"><table><tr><td>cell</td></tr></table><ul><li>one</li><li>two</li></ul>',
+  );
+  // Out of the pasted list first, as a writer would.
+  await editor.keyboard.press('Enter');
+  await editor.keyboard.press('Enter');
+  await paste('<p class=MsoNormal><b><span lang=ZH-CN>管静鹏</span></b><span> wrote this.<o:p></o:p></span></p>');
+  await editor.waitForURL(/\/admin\/articles\/[0-9a-f-]{36}$/, { timeout: 10_000 });
+  await editor.getByText(/^Saved · version/).waitFor({ timeout: 10_000 });
+  const id = editor.url().split('/').pop();
+  const saved = (await api('GET', `/v1/articles/${id}?view=working`, { token: adminToken })).json.body;
+  const types = saved.map((b) => b.type).join(',');
+  check(types.startsWith('heading,paragraph'), `blocks: ${types} ${JSON.stringify(saved)}`);
+  check(saved[0].level === 2 && saved[0].children[0].text === '我的阿勒泰', JSON.stringify(saved[0]));
+  const json = JSON.stringify(saved);
+  check(json.includes('"text":"bold","bold":true'), `bold kept: ${json}`);
+  check(!json.includes('javascript') && !json.includes('alert') && !json.includes('tracker'), `script, bad link or foreign image kept: ${json}`);
+  check(json.includes('"url":"https://example.com/x"'), `good link lost: ${json}`);
+  check(saved.some((b) => b.type === 'list' && b.children.length === 2), `list lost: ${types}`);
+  check(json.includes('管静鹏') && json.includes(' wrote this.'), `word processor text lost: ${json}`);
+  check(saved.some((b) => b.type === 'paragraph' && b.children.some((c) => c.text === '管静鹏' && c.bold)), `word processor bold lost: ${json}`);
+});
+
+await step('an invalid block is pointed out on the block itself', async () => {
+  await editor.getByRole('textbox', { name: 'Body' }).click();
+  await editor.keyboard.press('Control+End');
+  editor.nextPrompt = 'https://';
+  await editor.getByRole('button', { name: 'Embed', exact: true }).click();
+  const message = editor.locator('.block-error-message');
+  await message.waitFor({ timeout: 10_000 });
+  const text = await message.textContent();
+  check(/^Block \d+: url: /.test(text ?? ''), `message: ${text}`);
+  check((await editor.locator('.body-editor .block-error').count()) === 1, 'the block is not outlined');
+  await shot(editor, '06-block-error');
 });
 
 await step('schedule an article and see it go live', async () => {
@@ -282,7 +341,7 @@ await step('schedule an article and see it go live', async () => {
   await editor.getByText('(UTC)').waitFor();
   await editor.getByRole('button', { name: 'Schedule' }).click();
   await editor.getByText('Schedule: done.').waitFor();
-  await shot(editor, '06-scheduled');
+  await shot(editor, '07-scheduled');
   check((await api('GET', `/v1/articles/${draft.json.id}`)).status === 404, 'live before its time');
   let status = 0;
   for (let i = 0; i < 40 && status !== 200; i++) {
@@ -301,7 +360,7 @@ await step('a contributor sees no publish action and cannot publish; disabled, i
   await page.getByRole('button', { name: 'Submit for review' }).waitFor();
   check((await page.getByRole('button', { name: 'Publish', exact: true }).count()) === 0, 'publish offered');
   await page.getByText('Publish needs the author role.').waitFor();
-  await shot(page, '07-contributor');
+  await shot(page, '08-contributor');
   const id = page.url().split('/').pop();
   const refused = await page.evaluate(async (articleId) => {
     const response = await fetch(`/v1/articles/${articleId}/publish`, {
@@ -321,13 +380,41 @@ await step('a contributor sees no publish action and cannot publish; disabled, i
   await page.context().close();
 });
 
+await step('the list, the editor and sign-in pass an accessibility check (WCAG 2 A/AA)', async () => {
+  // axe is injected as a script, which the admin's CSP refuses: this one context bypasses it.
+  const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1024, height: 768 } });
+  const page = await context.newPage();
+  const audit = async (name) => {
+    await page.addScriptTag({ path: new URL('../node_modules/axe-core/axe.min.js', import.meta.url).pathname });
+    const result = await page.evaluate(() => window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa'] }));
+    check(result.passes.length > 10, `${name}: axe checked almost nothing (${result.passes.length} rules passed)`);
+    const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.length} × ${v.nodes[0]?.target.join(' ')}`);
+    check(found.length === 0, `${name}: ${found.join('; ')}`);
+  };
+  await page.goto(`${BASE}/admin/`);
+  await page.getByRole('button', { name: 'Sign in' }).waitFor();
+  await audit('sign-in');
+  await page.getByLabel('Email').fill(people.editor.email);
+  await page.getByLabel('Password').fill(people.editor.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.locator('tbody tr').first().waitFor();
+  await audit('article list');
+  await page.locator('tbody tr a.title').first().click();
+  await page.getByRole('textbox', { name: 'Body' }).waitFor();
+  await audit('editor');
+  // Tablet width: the editor's columns stack.
+  await page.setViewportSize({ width: 768, height: 1024 });
+  await shot(page, '10-tablet-editor');
+  await context.close();
+});
+
 await step('the page holds no readable credential and sign-out ends the session', async () => {
   const cookies = await editor.evaluate(() => document.cookie);
   check(!cookies.includes('galley_session'), `script can read the session: ${cookies}`);
   await editor.goto(`${BASE}/admin/`);
   await editor.getByRole('button', { name: 'Sign out' }).click();
   await editor.getByText('You have signed out.').waitFor();
-  await shot(editor, '08-signed-out');
+  await shot(editor, '09-signed-out');
   const me = await editor.evaluate(async () => (await fetch('/v1/me')).status);
   check(me === 401, `after sign-out /v1/me is ${me}`);
 });

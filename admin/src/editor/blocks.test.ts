@@ -170,3 +170,33 @@ describe('comparing bodies', async () => {
     expect(sameJson({ a: null }, {})).toBe(false);
   });
 });
+
+describe('body errors by block', async () => {
+  const { byBlock } = await import('./blockErrors');
+  it('groups the API paths by their block', () => {
+    expect(
+      byBlock([
+        ['body[3].children[0].url', 'must be http, https, mailto or relative'],
+        ['body[3].children[2].url', 'must not be empty'],
+        ['body[0]', 'too long'],
+        ['title', 'must not be empty'],
+      ]),
+    ).toEqual(
+      new Map([
+        [3, ['children[0].url: must be http, https, mailto or relative', 'children[2].url: must not be empty']],
+        [0, ['too long']],
+      ]),
+    );
+  });
+});
+
+describe('pasted HTML', async () => {
+  const { cleanPastedHtml } = await import('./paste');
+  it('loses styles, scripts and Office markup, keeps structure and text', () => {
+    expect(
+      cleanPastedHtml(
+        '<p class=MsoNormal style="margin:0"><b><span lang=ZH-CN style=\'font-size:12pt\'>管静鹏</span></b><o:p></o:p></p><style>p{}</style><script>alert(1)</script><!--[if gte mso 9]>x<![endif]--><a href="https://x.y" onclick="evil()">x</a>',
+      ),
+    ).toBe('<p><b><span lang=ZH-CN>管静鹏</span></b></p><a href="https://x.y">x</a>');
+  });
+});

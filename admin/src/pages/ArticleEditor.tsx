@@ -9,9 +9,11 @@ import { uploadImage, type Image } from '../api/images';
 import { ApiError, answer, call } from '../api/problem';
 import { sameJson } from '../api/same';
 import { fromEditor, toEditor, type Block } from '../editor/blocks';
+import { BlockErrors, blockErrorsKey, byBlock } from '../editor/blockErrors';
 import { EmbedBlockView, ImageBlockView } from '../editor/BlockViews';
 import { GalleyEmbed, GalleyImage, galleyExtensions } from '../editor/schema';
 import { RefPicker, type Ref } from '../editor/RefPicker';
+import { cleanPastedHtml } from '../editor/paste';
 import { Revisions } from '../editor/Revisions';
 import { Toolbar } from '../editor/Toolbar';
 import { LABEL, actionsFor, type Action } from '../editor/workflow';
@@ -162,6 +164,16 @@ export default function ArticleEditor({ id }: { id: string | null }) {
   const [showRevisions, setShowRevisions] = useState(false);
   const [uploading, setUploading] = useState<string | null>(null);
   const picker = useRef<HTMLInputElement>(null);
+  const conflictHeading = useRef<HTMLHeadingElement>(null);
+  const previewOpener = useRef<HTMLElement | null>(null);
+  // A conflict takes the focus, so that keyboard and screen-reader users meet it first.
+  useEffect(() => {
+    if (conflict) conflictHeading.current?.focus();
+  }, [conflict]);
+  const closePreview = () => {
+    setPreview(null);
+    previewOpener.current?.focus();
+  };
   const bannerPicker = useRef<HTMLInputElement>(null);
   /** The banner's image as the library has it, for showing. */
   const [bannerImage, setBannerImage] = useState<Image | null>(null);
@@ -179,9 +191,11 @@ export default function ArticleEditor({ id }: { id: string | null }) {
       ...galleyExtensions().filter((e) => e.name !== 'galleyImage' && e.name !== 'galleyEmbed'),
       GalleyImage.extend({ addNodeView: () => ReactNodeViewRenderer(ImageBlockView) }),
       GalleyEmbed.extend({ addNodeView: () => ReactNodeViewRenderer(EmbedBlockView) }),
+      BlockErrors,
     ],
     editorProps: {
       attributes: { 'aria-label': 'Body', role: 'textbox', 'aria-multiline': 'true', class: 'body-editor' },
+      transformPastedHTML: cleanPastedHtml,
     },
     content: toEditor([]),
     injectCSS: false,
@@ -237,6 +251,12 @@ export default function ArticleEditor({ id }: { id: string | null }) {
       current = false;
     };
   }, [id, editor, load]);
+
+  // The body's field errors go onto the blocks they name.
+  useEffect(() => {
+    if (!editor || editor.isDestroyed) return;
+    editor.view.dispatch(editor.state.tr.setMeta(blockErrorsKey, byBlock(saveError?.fields ?? [])));
+  }, [editor, saveError]);
 
   // Keep every edit in this browser until the server has it.
   useEffect(() => {
@@ -401,6 +421,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
 
   const openPreview = async () => {
     if (!id) return;
+    previewOpener.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     try {
       const token = await call(api.POST('/v1/articles/{id}/preview', { params: { path: { id } } }));
       const page = await call(
@@ -473,7 +494,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
 
       {conflict && (
         <section className="conflict" role="alertdialog" aria-labelledby="conflict-title">
-          <h2 id="conflict-title">Someone else saved this article while you were editing</h2>
+          <h2 id="conflict-title" tabIndex={-1} ref={conflictHeading}>Someone else saved this article while you were editing</h2>
           <p>
             Version {conflict.theirs.version}, saved {formatWhen(conflict.theirs.updated_at)}, changed:
           </p>
@@ -529,13 +550,10 @@ export default function ArticleEditor({ id }: { id: string | null }) {
             {uploading && <p role="status">{uploading}</p>}
             <EditorContent editor={editor} aria-labelledby="body-label" />
             {bodyErrors.length > 0 && (
-              <ul className="field-error" aria-label="Problems in the body">
-                {bodyErrors.map(([field, message]) => (
-                  <li key={field}>
-                    {describeBlockPath(field)}: {message}
-                  </li>
-                ))}
-              </ul>
+              <p className="field-error">
+                {bodyErrors.length === 1 ? 'One body block needs' : `${bodyErrors.length} body blocks need`} correcting: see the
+                outlined {bodyErrors.length === 1 ? 'block' : 'blocks'}.
+              </p>
             )}
             <p className="muted">
               {words.words.toLocaleString()} words · about {words.minutes} min read
@@ -661,13 +679,21 @@ export default function ArticleEditor({ id }: { id: string | null }) {
       </div>
 
       {preview && (
-        <div className="preview" role="dialog" aria-modal="true" aria-labelledby="preview-title">
+        <div
+          className="preview"
+          role="dialog"
+          aria-modal="true"
+          aria-labelledby="preview-title"
+          onKeyDown={(e) => {
+            if (e.key === 'Escape') closePreview();
+          }}
+        >
           <header>
             <h2 id="preview-title">Preview: {fields.title}</h2>
             <a href={preview.url} target="_blank" rel="noreferrer">
               Preview link
             </a>
-            <button type="button" onClick={() => setPreview(null)} autoFocus>
+            <button type="button" onClick={closePreview} autoFocus>
               Close
             </button>
           </header>
@@ -677,12 +703,4 @@ export default function ArticleEditor({ id }: { id: string | null }) {
       )}
     </article>
   );
-}
-
-/** `body[3].children[0].url` → "Block 4, part 1, url". */
-function describeBlockPath(field: string): string {
-  const parts = [...field.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1]) + 1);
-  const leaf = /\.([a-z_]+)$/.exec(field)?.[1];
-  const where = parts.length ? `Block ${parts[0]}${parts.length > 1 ? `, part ${parts.slice(1).join('.')}` : ''}` : 'Body';
-  return leaf && leaf !== 'children' ? `${where}, ${leaf}` : where;
 }
