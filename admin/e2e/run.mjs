@@ -82,7 +82,7 @@ async function newPage(name) {
   page.on('pageerror', (error) => problems.push(`${name}: page error: ${error.message}`));
   page.on('console', (message) => {
     const text = message.text();
-    if (message.type() === 'error' && !/Failed to load resource: the server responded with a status of (401|403|404|409|412|422)/.test(text)) {
+    if (message.type() === 'error' && !/Failed to load resource: (the server responded with a status of (401|403|404|409|412|422)|net::ERR_INTERNET_DISCONNECTED)/.test(text)) {
       problems.push(`${name}: console error: ${text}`);
     }
   });
@@ -329,6 +329,46 @@ await step('an invalid block is pointed out on the block itself', async () => {
   check(/^Block \d+: url: /.test(text ?? ''), `message: ${text}`);
   check((await editor.locator('.body-editor .block-error').count()) === 1, 'the block is not outlined');
   await shot(editor, '06-block-error');
+});
+
+await step('edits made offline are kept in the browser and saved when back', async () => {
+  check(written, 'needs the written article');
+  const context = editor.context();
+  await editor.goto(`${BASE}/admin/articles/${written.id}`);
+  await editor.getByLabel('Subtitle').waitFor();
+  await context.setOffline(true);
+  await editor.getByLabel('Subtitle').fill('Written on the train 火车上');
+  await editor.getByText(/^Offline: your edits are kept/).waitFor({ timeout: 10_000 });
+  await shot(editor, '06-offline');
+  // The tab is closed while offline; the edits stay in this browser.
+  await editor.goto('about:blank');
+  await context.setOffline(false);
+  check((await api('GET', `/v1/articles/${written.id}?view=working`, { token: adminToken })).json.subtitle !== 'Written on the train 火车上', 'saved while offline?');
+  await editor.goto(`${BASE}/admin/articles/${written.id}`);
+  await editor.getByText('Restored edits kept in this browser that were not saved yet; they save now.').waitFor();
+  await editor.getByText(/^Saved · version/).waitFor({ timeout: 10_000 });
+  const working = await api('GET', `/v1/articles/${written.id}?view=working`, { token: adminToken });
+  check(working.json.subtitle === 'Written on the train 火车上', `subtitle after coming back: ${working.json.subtitle}`);
+});
+
+await step('a conflict resolved by taking theirs drops my edit and keeps theirs', async () => {
+  check(written, 'needs the written article');
+  await editor.goto(`${BASE}/admin/articles/${written.id}`);
+  await editor.getByLabel('Excerpt').waitFor();
+  const current = await api('GET', `/v1/articles/${written.id}?view=working`, { token: adminToken });
+  const theirs = await api('PATCH', `/v1/articles/${written.id}`, {
+    token: adminToken,
+    headers: { 'if-match': current.headers.get('etag') },
+    body: { excerpt: 'Their excerpt, 他们的' },
+  });
+  check(theirs.status === 200, `their save: ${theirs.status}`);
+  await editor.getByLabel('Excerpt').fill('My excerpt');
+  await editor.getByRole('alertdialog').waitFor({ timeout: 10_000 });
+  await editor.getByRole('button', { name: 'Take theirs (drop my edits)' }).click();
+  check((await editor.getByLabel('Excerpt').inputValue()) === 'Their excerpt, 他们的', 'the editor does not show theirs');
+  await new Promise((r) => setTimeout(r, 2500));
+  const after = await api('GET', `/v1/articles/${written.id}?view=working`, { token: adminToken });
+  check(after.json.excerpt === 'Their excerpt, 他们的' && after.json.version === theirs.json.version, `after taking theirs: ${after.json.excerpt} v${after.json.version}`);
 });
 
 await step('schedule an article and see it go live', async () => {

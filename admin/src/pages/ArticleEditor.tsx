@@ -179,6 +179,8 @@ export default function ArticleEditor({ id }: { id: string | null }) {
   const [bannerImage, setBannerImage] = useState<Image | null>(null);
   useEffect(() => setBannerImage(base?.banner?.image ?? null), [base]);
   const saving = useRef(false);
+  /** Opened: the server's copy (and any kept edits) are in. Until then nothing kept is dropped. */
+  const [ready, setReady] = useState(false);
   /** The id a first save just created: its copy is already here, with any edits since. */
   const created = useRef<string | null>(null);
 
@@ -219,6 +221,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
     const kept = readKept(id);
     if (id !== null && created.current === id) {
       created.current = null;
+      setReady(true);
       return;
     }
     if (id === null) {
@@ -227,6 +230,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
         editor.commands.setContent(toEditor(kept.fields.body), { emitUpdate: false });
         setNotice('Restored a new article’s edits kept in this browser.');
       }
+      setReady(true);
       return;
     }
     // An editor replaced meanwhile (React's development double mount) must not be written to.
@@ -241,6 +245,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
           editor.commands.setContent(toEditor(kept.fields.body), { emitUpdate: false });
           setNotice('Restored edits kept in this browser that were not saved yet; they save now.');
         }
+        setReady(true);
       })
       .catch((err: unknown) => {
         if (!current) return;
@@ -260,14 +265,14 @@ export default function ArticleEditor({ id }: { id: string | null }) {
 
   // Keep every edit in this browser until the server has it.
   useEffect(() => {
-    if (!editor) return;
+    if (!editor || !ready) return;
     if (dirty) {
       window.localStorage.setItem(keyOf(id), JSON.stringify({ fields, etag } satisfies Kept));
       if (saveState === 'saved') setSaveState('unsaved');
     } else {
       window.localStorage.removeItem(keyOf(id));
     }
-  }, [fields, dirty, id, etag, editor, saveState]);
+  }, [fields, dirty, id, etag, editor, saveState, ready]);
 
   const save = useCallback(
     async (overwriteWith?: string | null) => {
