@@ -277,6 +277,8 @@ await step('restore a revision', async () => {
   const dialog = editor.getByRole('dialog', { name: /Preview/ });
   await dialog.getByText('World record').waitFor();
   check((await dialog.locator('a[href="https://example.com/olympics"]').count()) === 1, 'the preview lost the link');
+  for (let i = 0; i < 6; i++) await editor.keyboard.press('Tab');
+  check(await dialog.evaluate((d) => d.contains(document.activeElement)), 'Tab left the preview dialog');
   await editor.keyboard.press('Escape');
   check((await editor.getByRole('dialog').count()) === 0, 'Escape did not close the preview');
   check((await editor.evaluate(() => document.activeElement?.textContent)) === 'Preview', 'focus did not return to Preview');
@@ -389,6 +391,37 @@ await step('schedule an article and see it go live', async () => {
     status = (await api('GET', `/v1/articles/${draft.json.id}`)).status;
   }
   check(status === 200, 'not live after its time');
+});
+
+await step('bulk-archive two articles from the list', async () => {
+  const made = [];
+  for (const title of ['Bulk one 一', 'Bulk two 二']) {
+    made.push((await api('POST', '/v1/articles', { token: adminToken, body: { title, status: 'published' } })).json.id);
+  }
+  await editor.goto(`${BASE}/admin/?q=Bulk`);
+  await editor.getByText('2 articles', { exact: true }).waitFor();
+  await editor.getByRole('checkbox', { name: 'Select all on this page' }).check();
+  await editor.getByRole('button', { name: 'Archive' }).click();
+  await editor.getByText('archive: all 2 done.').waitFor();
+  for (const id of made) {
+    const after = await api('GET', `/v1/articles/${id}?view=working`, { token: adminToken });
+    check(after.json.status === 'archived', `${id}: ${after.json.status}`);
+    check((await api('GET', `/v1/articles/${id}`)).status === 404, 'an archived article is still public');
+  }
+});
+
+await step('leaving with unsaved edits asks first', async () => {
+  check(written, 'needs the written article');
+  await editor.goto(`${BASE}/admin/articles/${written.id}`);
+  await editor.getByLabel('Subtitle').fill('Unsaved for a moment');
+  let asked = null;
+  editor.once('dialog', (dialog) => {
+    asked = dialog.message();
+  });
+  editor.nextPrompt = undefined;
+  await editor.getByRole('link', { name: '← Articles' }).click();
+  check(asked?.startsWith('Leave?'), `no question before leaving: ${asked}`);
+  await editor.getByRole('heading', { name: 'Articles' }).waitFor();
 });
 
 await step('a contributor sees no publish action and cannot publish; disabled, is sent to sign in', async () => {

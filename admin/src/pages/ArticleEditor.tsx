@@ -691,6 +691,19 @@ export default function ArticleEditor({ id }: { id: string | null }) {
           aria-labelledby="preview-title"
           onKeyDown={(e) => {
             if (e.key === 'Escape') closePreview();
+            // Modal: Tab cycles within the dialog.
+            if (e.key === 'Tab') {
+              const focusable = [...e.currentTarget.querySelectorAll<HTMLElement>('a[href], button, input, select, textarea')];
+              const first = focusable[0];
+              const last = focusable[focusable.length - 1];
+              if (e.shiftKey && document.activeElement === first) {
+                last?.focus();
+                e.preventDefault();
+              } else if (!e.shiftKey && document.activeElement === last) {
+                first?.focus();
+                e.preventDefault();
+              }
+            }
           }}
         >
           <header>
