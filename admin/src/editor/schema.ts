@@ -21,21 +21,20 @@ const dataAttribute = (name: string, html = name, fallback: string | null = null
   renderHTML: (attributes: Record<string, unknown>) =>
     attributes[name] == null ? {} : { [`data-${html}`]: String(attributes[name]) },
 });
-const nullable = (name: string) => dataAttribute(name);
+
+/** Image and embed blocks: one node each, selected, dragged and deleted as a whole. */
+const atomBlock = { group: 'block', atom: true, draggable: true, selectable: true } as const;
 
 /** `image{image_id, alt?, caption?, credit?}`: a library image with its words. */
 export const GalleyImage = Node.create({
   name: 'galleyImage',
-  group: 'block',
-  atom: true,
-  draggable: true,
-  selectable: true,
+  ...atomBlock,
   addAttributes() {
     return {
       imageId: dataAttribute('imageId', 'image-id'),
-      alt: nullable('alt'),
-      caption: nullable('caption'),
-      credit: nullable('credit'),
+      alt: dataAttribute('alt'),
+      caption: dataAttribute('caption'),
+      credit: dataAttribute('credit'),
       // The image as the API embeds it, for showing; not part of the block.
       image: { default: null, rendered: false, parseHTML: () => null },
     };
@@ -52,14 +51,11 @@ export const GalleyImage = Node.create({
 /** `embed{url (https), caption?}`. */
 export const GalleyEmbed = Node.create({
   name: 'galleyEmbed',
-  group: 'block',
-  atom: true,
-  draggable: true,
-  selectable: true,
+  ...atomBlock,
   addAttributes() {
     return {
       url: dataAttribute('url', 'embed-url', ''),
-      caption: nullable('caption'),
+      caption: dataAttribute('caption'),
     };
   },
   parseHTML() {

@@ -146,6 +146,9 @@ function readKept(id: string | null): Kept | null {
   }
 }
 
+/** The working copy with its ETag. */
+const fetchWorking = (id: string) => answer(api.GET('/v1/articles/{id}', { params: { path: { id }, query: { view: 'working' } } }));
+
 type SaveState = 'saved' | 'unsaved' | 'saving' | 'offline' | 'failed';
 
 export default function ArticleEditor({ id }: { id: string | null }) {
@@ -235,7 +238,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
     }
     // An editor replaced meanwhile (React's development double mount) must not be written to.
     let current = true;
-    answer(api.GET('/v1/articles/{id}', { params: { path: { id }, query: { view: 'working' } } }))
+    fetchWorking(id)
       .then(({ data, etag: tag }) => {
         if (!current || editor.isDestroyed) return;
         load(data, tag);
@@ -319,7 +322,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
       } catch (err) {
         const error = err instanceof ApiError ? err : new ApiError(0, null);
         if (error.status === 412 && id) {
-          const theirs = await answer(api.GET('/v1/articles/{id}', { params: { path: { id }, query: { view: 'working' } } }));
+          const theirs = await fetchWorking(id);
           setConflict({ theirs: theirs.data, etag: theirs.etag, mine: fields });
           setSaveState('failed');
         } else {
@@ -403,7 +406,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
 
   const reload = async () => {
     if (!id) return;
-    const fresh = await answer(api.GET('/v1/articles/{id}', { params: { path: { id }, query: { view: 'working' } } }));
+    const fresh = await fetchWorking(id);
     load(fresh.data, fresh.etag);
   };
 
