@@ -13,6 +13,7 @@ pub mod multipart_guard;
 pub mod processing;
 pub mod storage;
 pub mod upload;
+pub mod usage;
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -72,6 +73,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             PublicRead,
             routes!(get_image, update_image, delete_image),
         ))
+        .routes(routes!(usage::image_usage))
         .routes(routes!(media::get_media_file));
     document_sort_keys(router, "/v1/images", SORT_KEYS)
 }
@@ -487,12 +489,6 @@ pub async fn update_image(
     Ok(Json(image))
 }
 
-#[derive(sqlx::FromRow)]
-struct Reference {
-    kind: String,
-    label: String,
-}
-
 /// Delete an image and its files; `409` naming what still uses it.
 #[utoipa::path(delete, path = "/v1/images/{id}", tag = "images",
     params(("id" = Uuid, Path, description = "Image id")),
@@ -512,19 +508,17 @@ pub async fn delete_image(
     let current = find(&mut *tx, id, true).await?.ok_or(ApiError::NotFound)?;
     require_image_editor(&principal, &current)?;
     check_if_match(&headers, &current.clone().into_image(&state.media))?;
-    let references: Vec<Reference> = sqlx::query_as(
-        "select kind, label from image_references where image_id = $1 order by kind, label limit 20",
-    )
-    .bind(id)
-    .fetch_all(&mut *tx)
-    .await?;
-    if !references.is_empty() {
-        let uses: Vec<String> = references
+    let (references, total) = usage::uses(&mut *tx, id, 20).await?;
+    if total > 0 {
+        let mut uses: Vec<String> = references
             .iter()
-            .map(|r| format!("{} of '{}'", r.kind.replace('_', " "), r.label))
+            .map(|r| format!("{} of '{}'", r.kind.as_str().replace('_', " "), r.label))
             .collect();
+        if total > references.len() as i64 {
+            uses.push(format!("{} more", total - references.len() as i64));
+        }
         return Err(ApiError::Conflict(format!(
-            "the image is in use: {}",
+            "the image is in use: {} (GET /v1/images/{id}/usage lists them)",
             uses.join(", ")
         )));
     }

@@ -220,5 +220,15 @@ pub async fn export_articles(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
     );
+    // A browser following a link saves it as a file named for the day, ready to import.
+    let name = format!(
+        "attachment; filename=\"galley-export-{}.ndjson\"",
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
+    if let Ok(value) = HeaderValue::from_str(&name) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
     Ok(response)
 }

@@ -683,6 +683,95 @@ async fn an_image_in_use_cannot_be_deleted_and_unused_ones_lose_their_files(pool
 }
 
 #[sqlx::test]
+async fn usage_lists_every_user_of_an_image_by_kind(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let editor = app.token_for(Role::Editor).await;
+    let contributor = app.token_for(Role::Contributor).await;
+    let image = uploaded(&app, &editor, 400, "Photo by Lil Cany 小叶.").await;
+    let id = image["id"].as_str().expect("id").to_owned();
+    let usage = format!("/v1/images/{id}/usage");
+    let empty = app.get(&usage, Some(&editor)).await;
+    assert_eq!(empty.status, StatusCode::OK, "{}", empty.text());
+    assert_eq!(empty.json()["meta"]["total"], 0);
+
+    let author = app
+        .post(
+            "/v1/authors",
+            Some(&editor),
+            json!({"name": "管静鹏", "avatar_image_id": id}),
+        )
+        .await;
+    assert_eq!(author.status, StatusCode::CREATED, "{}", author.text());
+    let article = app
+        .post(
+            "/v1/articles",
+            Some(&editor),
+            json!({"title": "我的阿勒泰", "banner": {"image_id": id},
+                   "body": [{"type": "image", "image_id": id}]}),
+        )
+        .await;
+    assert_eq!(article.status, StatusCode::CREATED, "{}", article.text());
+    let article_id = article.json()["id"].as_str().expect("id").to_owned();
+    let published = app
+        .post(
+            &format!("/v1/articles/{article_id}/publish"),
+            Some(&editor),
+            json!({}),
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::OK, "{}", published.text());
+
+    let listed = app.get(&usage, Some(&editor)).await.json();
+    let uses: Vec<(String, String, String)> = listed["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .map(|u| {
+            let text = |k: &str| u[k].as_str().expect("text").to_owned();
+            (text("kind"), text("id"), text("label"))
+        })
+        .collect();
+    let author_id = author.json()["id"].as_str().expect("id").to_owned();
+    let on_article = |kind: &str| (kind.to_owned(), article_id.clone(), "我的阿勒泰".to_owned());
+    assert_eq!(
+        uses,
+        vec![
+            (
+                "article_banner".to_owned(),
+                article_id.clone(),
+                "我的阿勒泰".to_owned()
+            ),
+            on_article("article_body_image"),
+            ("author_avatar".to_owned(), author_id, "管静鹏".to_owned()),
+            on_article("published_article"),
+        ]
+    );
+    assert_eq!(listed["meta"]["total"], 4);
+    let refused = app.delete(&format!("/v1/images/{id}"), Some(&editor)).await;
+    let detail = refused.assert_problem(StatusCode::CONFLICT, "conflict")["detail"].to_string();
+    assert!(
+        detail.contains("管静鹏") && detail.contains("/usage"),
+        "{detail}"
+    );
+
+    app.get(&usage, Some(&contributor))
+        .await
+        .assert_problem(StatusCode::FORBIDDEN, "forbidden");
+    app.get(&usage, None)
+        .await
+        .assert_problem(StatusCode::UNAUTHORIZED, "unauthorized");
+    app.get(
+        &format!("/v1/images/{}/usage", uuid::Uuid::now_v7()),
+        Some(&editor),
+    )
+    .await
+    .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    app.get("/v1/images/not-an-id/usage", Some(&editor))
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "bad-request");
+}
+
+#[sqlx::test]
 async fn the_library_searches_words_and_pages(pool: PgPool) {
     let app = TestApp::new(pool);
     let editor = app.token_for(Role::Editor).await;

@@ -140,6 +140,7 @@ async fn openapi_documents_every_routed_endpoint_with_error_responses(pool: PgPo
         ("GET", "/v1/images/{id}"),
         ("PATCH", "/v1/images/{id}"),
         ("DELETE", "/v1/images/{id}"),
+        ("GET", "/v1/images/{id}/usage"),
         ("GET", "/media/images/{id}/{file}"),
         ("GET", "/v1/articles"),
         ("POST", "/v1/articles"),

@@ -519,6 +519,12 @@ async fn export_then_import_into_an_empty_instance_round_trips(pool: PgPool) {
         exported.header("content-type"),
         Some("application/x-ndjson")
     );
+    let disposition = exported.header("content-disposition").unwrap_or_default();
+    assert!(
+        disposition.starts_with("attachment; filename=\"galley-export-")
+            && disposition.ends_with(".ndjson\""),
+        "{disposition}"
+    );
     let exported = exported.text();
     assert_eq!(exported.lines().count(), 4);
     assert!(exported.contains(&format!("\"image_sha256\":\"{sha}\"")));
