@@ -1,120 +1,14 @@
 // End-to-end tests of the admin in Debian's Chromium against a real Galley (started by
-// tests/admin.rs on a fresh database). Each step drives the page as an editor would and checks
-// the result through the public API. Screenshots go to e2e/artifacts/ (look at them; not
-// committed). Any page error or CSP violation fails the run.
+// tests/api/admin_client.rs on a fresh database). Each step drives the page as an editor
+// would and checks the result through the public API. Screenshots go to e2e/artifacts/ (look
+// at them; not committed). Any page error or CSP violation fails the run. The steps of the
+// writing desk are here; those of the library, people, administration and import in
+// library.mjs.
 //
 //   GALLEY_URL=http://127.0.0.1:PORT ADMIN_EMAIL=… ADMIN_PASSWORD=… node e2e/run.mjs
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { crc32, deflateSync } from 'node:zlib';
-import { chromium } from 'playwright-core';
-
-const BASE = process.env.GALLEY_URL ?? 'http://127.0.0.1:8080';
-const ADMIN = { email: process.env.ADMIN_EMAIL ?? 'admin@example.com', password: process.env.ADMIN_PASSWORD ?? 'e2e-password-1' };
-const ARTIFACTS = new URL('./artifacts/', import.meta.url).pathname;
-rmSync(ARTIFACTS, { recursive: true, force: true });
-mkdirSync(ARTIFACTS, { recursive: true });
-
-/** A small PNG (a gradient, so that it is a real photo-like image) for the upload step. */
-function png(width, height) {
-  const chunk = (type, data) => {
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    out.write(type, 4, 'latin1');
-    data.copy(out, 8);
-    out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-    return out;
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 2, 0, 0, 0], 8);
-  const rows = Buffer.alloc((width * 3 + 1) * height);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      rows.set([(x * 255) / width, (y * 255) / height, 128], y * (width * 3 + 1) + 1 + x * 3);
-    }
-  }
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header),
-    chunk('IDAT', deflateSync(rows)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
-const failures = [];
-const problems = [];
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-async function api(method, path, { token, body, headers = {} } = {}) {
-  const response = await fetch(`${BASE}${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body ? { 'content-type': 'application/json' } : {}),
-      ...headers,
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, json: text ? JSON.parse(text) : null };
-}
-
-async function tokenFor(email, password) {
-  const answer = await api('POST', '/v1/auth/login', { body: { email, password } });
-  check(answer.status === 200, `login ${email}: ${answer.status}`);
-  return answer.json.token;
-}
-
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
-
-const open = [];
-
-async function newPage(name) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, timezoneId: 'Asia/Shanghai', locale: 'en-GB' });
-  const page = await context.newPage();
-  page.on('pageerror', (error) => problems.push(`${name}: page error: ${error.message}`));
-  page.on('console', (message) => {
-    const text = message.text();
-    if (message.type() === 'error' && !/Failed to load resource: (the server responded with a status of (401|403|404|409|412|422)|net::ERR_INTERNET_DISCONNECTED)/.test(text)) {
-      problems.push(`${name}: console error: ${text}`);
-    }
-  });
-  page.on('dialog', (dialog) => void dialog.accept(page.nextPrompt ?? undefined));
-  page.on('close', () => open.splice(open.indexOf(page), 1));
-  open.push(page);
-  return page;
-}
-
-async function signIn(page, email, password) {
-  await page.goto(`${BASE}/admin/`);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Articles' }).waitFor();
-}
-
-async function step(name, body) {
-  const started = Date.now();
-  try {
-    await body();
-    console.log(`ok   ${name} (${Date.now() - started} ms)`);
-  } catch (error) {
-    failures.push(name);
-    for (const [i, page] of open.entries()) {
-      await page.screenshot({ path: `${ARTIFACTS}failed-${failures.length}-${i}.png`, fullPage: true }).catch(() => undefined);
-    }
-    console.log(`FAIL ${name}: ${error.stack ?? error}`);
-  }
-}
-
-const shot = (page, name) => page.screenshot({ path: `${ARTIFACTS}${name}.png`, fullPage: true });
+import { writeFileSync } from 'node:fs';
+import { ADMIN, ARTIFACTS, BASE, api, browser, check, finish, newPage, png, shot, signIn, step, tokenFor } from './harness.mjs';
+import { libraryAndAdministration } from './library.mjs';
 
 // People and content the steps use, made through the API as an admin would.
 const adminToken = await tokenFor(ADMIN.email, ADMIN.password);
@@ -243,7 +137,7 @@ await step('upload an image from the editor and give it a caption and credit', a
   await editor.getByLabel('Caption').fill('冠军 at the wall');
   await editor.getByLabel('Credit').fill('Photo by AFP-JIJI');
   await editor.getByLabel('Alt text').fill('undefined');
-  await editor.getByText('“undefined” is not a description of the image.').waitFor();
+  await editor.getByText('“undefined” is not a description of the image.', { exact: true }).waitFor();
   await editor.getByLabel('Alt text').fill('Pan Zhanle touches the wall');
   await editor.getByLabel('Banner image file').setInputFiles(file);
   await editor.getByLabel('Banner credit').fill('Banner Image via AFP-JIJI.');
@@ -453,6 +347,8 @@ await step('a contributor sees no publish action and cannot publish; disabled, i
   await page.context().close();
 });
 
+await libraryAndAdministration({ adminToken, people, editor });
+
 await step('the list, the editor and sign-in pass an accessibility check (WCAG 2 A/AA)', async () => {
   // axe is injected as a script, which the admin's CSP refuses: this one context bypasses it.
   const context = await browser.newContext({ bypassCSP: true, viewport: { width: 1024, height: 768 } });
@@ -492,10 +388,4 @@ await step('the page holds no readable credential and sign-out ends the session'
   check(me === 401, `after sign-out /v1/me is ${me}`);
 });
 
-await browser.close();
-for (const problem of problems) console.log(`FAIL ${problem}`);
-if (failures.length || problems.length) {
-  console.log(`${failures.length} step(s) failed, ${problems.length} page problem(s); screenshots in ${ARTIFACTS}`);
-  process.exit(1);
-}
-console.log(`all steps passed; screenshots in ${ARTIFACTS}`);
+await finish();

@@ -51,6 +51,8 @@ async fn the_admin_passes_its_unit_and_browser_tests(pool: PgPool) {
             "GALLEY_MEDIA_DIR",
             std::env::temp_dir().join(format!("galley-e2e-{database}")),
         )
+        // The e2e's webhook receiver listens on loopback.
+        .env("GALLEY_WEBHOOK_ALLOW_PRIVATE", "true")
         .env("RUST_LOG", "warn")
         .spawn()
         .expect("spawn galley serve");

@@ -20,6 +20,11 @@ export function whenSignedOut(listener: ((reason: string) => void) | null): void
   onSignedOut = listener;
 }
 
+/** For requests made without this client (uploads with progress): a 401 ends the session too. */
+export function reportSignedOut(detail: string): void {
+  onSignedOut?.(detail || 'Your session has ended.');
+}
+
 const session: Middleware = {
   onRequest({ request }) {
     if (!SAFE.has(request.method)) request.headers.set('X-Galley-CSRF', '1');
@@ -32,7 +37,7 @@ const session: Middleware = {
         .json()
         .then((p: { detail?: string }) => p.detail ?? '')
         .catch(() => '');
-      onSignedOut?.(detail || 'Your session has ended.');
+      reportSignedOut(detail);
     }
     return response;
   },

@@ -2,6 +2,7 @@
 // the block, edited in place, so the block ↔ API mapping stays one to one.
 import { NodeViewWrapper, type ReactNodeViewProps } from '@tiptap/react';
 import type { Image } from './blocks';
+import { altProblem } from '../images/alt';
 
 function Field({ label, value, onChange, warn }: { label: string; value: string | null; onChange: (v: string | null) => void; warn?: string | null }) {
   return (
@@ -11,15 +12,6 @@ function Field({ label, value, onChange, warn }: { label: string; value: string 
       {warn && <span className="warn">{warn}</span>}
     </label>
   );
-}
-
-/** Alt text that says nothing to a reader who cannot see the image. */
-export function altProblem(alt: string | null, fallback: string | null): string | null {
-  const text = (alt ?? fallback ?? '').trim();
-  if (text === '') return 'No alt text: describe the image for readers who cannot see it.';
-  if (['undefined', 'null', 'image', 'photo', 'picture', 'img'].includes(text.toLowerCase()))
-    return `“${text}” is not a description of the image.`;
-  return null;
 }
 
 export function ImageBlockView({ node, updateAttributes, selected }: ReactNodeViewProps) {

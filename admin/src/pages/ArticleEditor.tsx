@@ -23,6 +23,7 @@ import { ErrorNotice } from '../ui/ErrorNotice';
 import { ImageFileInput } from '../ui/ImageFileInput';
 import { StatusBadge, formatWhen } from '../ui/format';
 import { countWords } from '../editor/words';
+import { altProblem } from '../images/alt';
 
 interface Banner {
   image_id: string;
@@ -441,6 +442,24 @@ export default function ArticleEditor({ id }: { id: string | null }) {
     }
   };
 
+  // Missing or placeholder alt text, for the warning next to Publish (a warning, never a block).
+  const altWarnings = useMemo(() => {
+    const found: string[] = [];
+    const banner = fields.banner && bannerImage ? altProblem(bannerImage.alt) : null;
+    if (banner) found.push(`The banner: ${banner}`);
+    let n = 0;
+    editor?.state.doc.descendants((node) => {
+      if (node.type.name !== 'galleyImage') return;
+      n += 1;
+      const attrs = node.attrs as { alt: string | null; image: Image | null };
+      const problem = altProblem(attrs.alt, attrs.image?.alt ?? null);
+      if (problem) found.push(`Image ${n} of the body: ${problem}`);
+    });
+    return found;
+    // fields.body changes with every edit of the document the editor holds.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [fields.body, fields.banner, bannerImage, editor]);
+
   if (loadError) return <ErrorNotice error={loadError} />;
   if (id !== null && !base) return <p role="status">Loading the article…</p>;
 
@@ -575,6 +594,18 @@ export default function ArticleEditor({ id }: { id: string | null }) {
               <h2 id="workflow-title">Workflow</h2>
               {base.scheduled_at && <p>Scheduled for {formatWhen(base.scheduled_at)}</p>}
               {base.published_at && <p>Published {formatWhen(base.published_at)}</p>}
+              {altWarnings.length > 0 && (allowed.includes('publish') || allowed.includes('schedule')) && (
+                <div className="alt-warnings" role="note" aria-label="Before publishing">
+                  <p className="warn">
+                    {altWarnings.length === 1 ? 'One image needs' : `${altWarnings.length} images need`} alt text before this goes out (you can still publish):
+                  </p>
+                  <ul className="warn">
+                    {altWarnings.map((w) => (
+                      <li key={w}>{w}</li>
+                    ))}
+                  </ul>
+                </div>
+              )}
               <div className="workflow">
                 {allowed
                   .filter((a) => a !== 'schedule')

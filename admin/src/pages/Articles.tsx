@@ -4,7 +4,7 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { api, type Article, type ArticleStatus } from '../api/client';
 import { ApiError, call } from '../api/problem';
-import { BASE, Link, navigate } from '../router';
+import { BASE, Link, changeQuery } from '../router';
 import { atLeast, useUser } from '../session';
 import { ErrorNotice } from '../ui/ErrorNotice';
 import { StatusBadge, formatWhen } from '../ui/format';
@@ -107,16 +107,7 @@ export function Articles({ query }: { query: URLSearchParams }) {
     };
   }, [tab.key, q, author, tag, language, featured, sort, cursor, reload]);
 
-  const set = (changes: Record<string, string | null>) => {
-    const next = new URLSearchParams(query);
-    for (const [key, value] of Object.entries(changes)) {
-      if (value) next.set(key, value);
-      else next.delete(key);
-    }
-    if (!('cursor' in changes)) next.delete('cursor');
-    const search = next.toString();
-    navigate(`${BASE}/${search ? `?${search}` : ''}`);
-  };
+  const set = (changes: Record<string, string | null>) => changeQuery('/', query, changes);
 
   const bulkActions = useMemo((): BulkAction[] => {
     const actions: BulkAction[] = [];
