@@ -172,6 +172,26 @@ export async function libraryAndAdministration({ adminToken, people, editor }) {
     await shot(editor, '17-authors');
   });
 
+  await step('create a tag with a Chinese name, find it by search, and delete it', async () => {
+    await editor.goto(`${BASE}/admin/tags`);
+    await editor.getByRole('link', { name: 'New tag' }).click();
+    await editor.getByLabel('Name', { exact: true }).fill('松弛感');
+    await editor.getByLabel('Description').fill('Relaxed, unbothered: 2024’s word.');
+    await editor.getByRole('button', { name: 'Create tag' }).click();
+    await editor.getByRole('heading', { name: '松弛感' }).waitFor();
+    const tag = (await api('GET', '/v1/tags/song-chi-gan')).json;
+    check(tag.name === '松弛感' && tag.description === 'Relaxed, unbothered: 2024’s word.', JSON.stringify(tag));
+    await editor.goto(`${BASE}/admin/tags`);
+    await editor.getByLabel('Search').fill('松弛');
+    await editor.getByRole('button', { name: 'Search' }).click();
+    await editor.getByText('1 tag', { exact: true }).waitFor();
+    await editor.getByRole('link', { name: '松弛感', exact: true }).click();
+    await editor.getByText(/takes it off every article that has it/).waitFor();
+    await editor.getByRole('button', { name: 'Delete tag' }).click();
+    await editor.getByRole('heading', { name: 'Tags' }).waitFor();
+    check((await api('GET', '/v1/tags/song-chi-gan')).status === 404, 'the tag is still there');
+  });
+
   const admin = await newPage('admin');
   await signIn(admin, ADMIN.email, ADMIN.password);
 
