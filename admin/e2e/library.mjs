@@ -107,10 +107,24 @@ export async function libraryAndAdministration({ adminToken, people, editor }) {
     check(working.json.banner.image.credit === 'Photo by 管静鹏', `banner image credit: ${working.json.banner.image.credit}`);
   });
 
+  await step('the editor inserts an image from the library into the body', async () => {
+    await editor.goto(`${BASE}/admin/articles/${cover.json.id}`);
+    await editor.getByRole('textbox', { name: 'Body' }).click();
+    await editor.keyboard.press('Control+End');
+    await editor.getByRole('button', { name: 'Insert an image from the library' }).click();
+    await editor.getByRole('dialog', { name: 'Insert an image' }).getByRole('button', { name: 'Choose The pool at dawn' }).click();
+    await editor.locator('.block-image img').waitFor();
+    await editor.getByText(/^Saved · version/).waitFor({ timeout: 10_000 });
+    const working = await api('GET', `/v1/articles/${cover.json.id}?view=working`, { token: adminToken });
+    check(working.json.body.some((b) => b.type === 'image' && b.image_id === banner.id), JSON.stringify(working.json.body));
+  });
+
   await step('deleting an image in use is refused and says who uses it', async () => {
     await editor.goto(`${BASE}/admin/images/${banner.id}`);
     await editor.getByRole('heading', { name: 'Where it is used' }).waitFor();
-    await editor.getByRole('link', { name: 'Swimming 游泳 at dawn' }).waitFor();
+    await editor.locator('.uses li').first().waitFor();
+    const uses = await editor.locator('.uses li').allTextContents();
+    check(uses.join('|') === 'Banner of Swimming 游泳 at dawn|In the body of Swimming 游泳 at dawn', `uses: ${uses}`);
     await editor.getByRole('button', { name: 'Delete image' }).click();
     const alert = editor.getByRole('alert');
     await alert.waitFor();

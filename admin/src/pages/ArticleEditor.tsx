@@ -24,6 +24,7 @@ import { ImageFileInput } from '../ui/ImageFileInput';
 import { StatusBadge, formatWhen } from '../ui/format';
 import { countWords } from '../editor/words';
 import { altProblem } from '../images/alt';
+import { ImagePicker } from '../images/ImagePicker';
 
 interface Banner {
   image_id: string;
@@ -179,6 +180,8 @@ export default function ArticleEditor({ id }: { id: string | null }) {
     previewOpener.current?.focus();
   };
   const bannerPicker = useRef<HTMLInputElement>(null);
+  /** Where an image chosen in the library dialog goes, while it is open. */
+  const [libraryFor, setLibraryFor] = useState<'body' | 'banner' | null>(null);
   /** The banner's image as the library has it, for showing. */
   const [bannerImage, setBannerImage] = useState<Image | null>(null);
   useEffect(() => setBannerImage(base?.banner?.image ?? null), [base]);
@@ -374,31 +377,25 @@ export default function ArticleEditor({ id }: { id: string | null }) {
     return () => window.removeEventListener('keydown', shortcut);
   }, [save]);
 
-  const insertImage = async (file: File) => {
-    if (!editor) return;
+  const placeImage = (image: Image) =>
+    editor
+      ?.chain()
+      .focus()
+      .insertContent({ type: 'galleyImage', attrs: { imageId: image.id, image, alt: null, caption: image.caption, credit: image.credit } })
+      .run();
+  const placeBanner = (image: Image) => {
+    setBannerImage(image);
+    setFields((f) => ({ ...f, banner: { image_id: image.id, caption: f.banner?.caption ?? null, credit: f.banner?.credit ?? image.credit } }));
+  };
+
+  /** Uploads a file to the library, then uses the image (the one already there, for the same bytes). */
+  const uploadThen = async (file: File, use: (image: Image) => void) => {
     setUploading(`Uploading ${file.name}…`);
     setSaveError(null);
     try {
-      const { image, duplicate } = await uploadImage(file);
-      editor
-        .chain()
-        .focus()
-        .insertContent({ type: 'galleyImage', attrs: { imageId: image.id, image, alt: null, caption: image.caption, credit: image.credit } })
-        .run();
+      const { image, duplicate } = await uploadImage(file, { onProgress: (p) => setUploading(`Uploading ${file.name}: ${Math.round(p * 100)} %`) });
+      use(image);
       setUploading(duplicate ? `${file.name} was already in the library; that image is used.` : null);
-    } catch (err) {
-      setUploading(null);
-      setSaveError(err instanceof ApiError ? err : new ApiError(0, null));
-    }
-  };
-
-  const chooseBanner = async (file: File) => {
-    setUploading(`Uploading ${file.name}…`);
-    try {
-      const { image } = await uploadImage(file);
-      setBannerImage(image);
-      setFields((f) => ({ ...f, banner: { image_id: image.id, caption: f.banner?.caption ?? null, credit: f.banner?.credit ?? image.credit } }));
-      setUploading(null);
     } catch (err) {
       setUploading(null);
       setSaveError(err instanceof ApiError ? err : new ApiError(0, null));
@@ -570,10 +567,13 @@ export default function ArticleEditor({ id }: { id: string | null }) {
             {editor && (
               <Toolbar
                 editor={editor}
-                extra={[{ label: 'Insert image', text: 'Image', run: () => picker.current?.click() }]}
+                extra={[
+                  { label: 'Upload an image into the body', text: 'Image', run: () => picker.current?.click() },
+                  { label: 'Insert an image from the library', text: 'Library', run: () => setLibraryFor('body') },
+                ]}
               />
             )}
-            <ImageFileInput ref={picker} label="Image file to insert" onFile={(file) => void insertImage(file)} />
+            <ImageFileInput ref={picker} label="Image file to insert" onFile={(file) => void uploadThen(file, placeImage)} />
             {uploading && <p role="status">{uploading}</p>}
             <EditorContent editor={editor} aria-labelledby="body-label" />
             {bodyErrors.length > 0 && (
@@ -689,8 +689,11 @@ export default function ArticleEditor({ id }: { id: string | null }) {
               </>
             )}
             <div className="workflow">
+              <button type="button" onClick={() => setLibraryFor('banner')}>
+                {fields.banner ? 'Another banner from the library' : 'Banner from the library'}
+              </button>
               <button type="button" onClick={() => bannerPicker.current?.click()}>
-                {fields.banner ? 'Replace banner image' : 'Choose banner image'}
+                Upload a banner
               </button>
               {fields.banner && (
                 <button type="button" onClick={() => setFields((f) => ({ ...f, banner: null }))}>
@@ -698,7 +701,7 @@ export default function ArticleEditor({ id }: { id: string | null }) {
                 </button>
               )}
             </div>
-            <ImageFileInput ref={bannerPicker} label="Banner image file" onFile={(file) => void chooseBanner(file)} />
+            <ImageFileInput ref={bannerPicker} label="Banner image file" onFile={(file) => void uploadThen(file, placeBanner)} />
           </section>
           <section aria-labelledby="seo-title">
             <h2 id="seo-title">SEO</h2>
@@ -717,6 +720,13 @@ export default function ArticleEditor({ id }: { id: string | null }) {
         </aside>
       </div>
 
+      {libraryFor && (
+        <ImagePicker
+          title={libraryFor === 'banner' ? 'Choose the banner' : 'Insert an image'}
+          onPick={(image) => (libraryFor === 'banner' ? placeBanner(image) : placeImage(image))}
+          onClose={() => setLibraryFor(null)}
+        />
+      )}
       {preview && (
         <div
           className="preview"

@@ -38,7 +38,9 @@ export default function ImageDetail({ id }: { id: string }) {
     const { data, etag } = await answer(api.GET('/v1/images/{id}', { params: { path: { id } } }));
     return { image: data, etag };
   }, [id]);
-  const usage = useLoad(() => call(api.GET('/v1/images/{id}/usage', { params: { path: { id } } })), [id]);
+  // Uses name working copies: the API shows them to authors and up, who may also delete.
+  const seesUses = atLeast(user, 'author');
+  const usage = useLoad(() => (seesUses ? call(api.GET('/v1/images/{id}/usage', { params: { path: { id } } })) : Promise.resolve(null)), [id, seesUses]);
   const [words, setWords] = useState<Words | null>(null);
   const [saving, setSaving] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
@@ -193,27 +195,29 @@ export default function ImageDetail({ id }: { id: string }) {
             {error && <ErrorNotice error={error} />}
           </section>
 
-          <section aria-labelledby="uses-title">
-            <h2 id="uses-title">Where it is used</h2>
-            {usage.error && <ErrorNotice error={usage.error} onRetry={usage.reload} />}
-            {uses && uses.meta.total === 0 && <p className="muted">Nothing uses this image: it can be deleted.</p>}
-            {uses && uses.meta.total > 0 && (
-              <ul className="uses">
-                {uses.data.map((use) => (
-                  <li key={`${use.kind}:${use.id}`}>
-                    {USE[use.kind]}{' '}
-                    <Link href={use.kind === 'author_avatar' ? `${BASE}/authors/${use.id}` : `${BASE}/articles/${use.id}`}>{use.label}</Link>
-                  </li>
-                ))}
-                {uses.meta.total > uses.data.length && <li className="muted">and {uses.meta.total - uses.data.length} more</li>}
-              </ul>
-            )}
-            {canEdit && (
-              <button type="button" className="danger" onClick={() => void remove()}>
-                Delete image
-              </button>
-            )}
-          </section>
+          {seesUses && (
+            <section aria-labelledby="uses-title">
+              <h2 id="uses-title">Where it is used</h2>
+              {usage.error && <ErrorNotice error={usage.error} onRetry={usage.reload} />}
+              {uses && uses.meta.total === 0 && <p className="muted">Nothing uses this image: it can be deleted.</p>}
+              {uses && uses.meta.total > 0 && (
+                <ul className="uses">
+                  {uses.data.map((use) => (
+                    <li key={`${use.kind}:${use.id}`}>
+                      {USE[use.kind]}{' '}
+                      <Link href={use.kind === 'author_avatar' ? `${BASE}/authors/${use.id}` : `${BASE}/articles/${use.id}`}>{use.label}</Link>
+                    </li>
+                  ))}
+                  {uses.meta.total > uses.data.length && <li className="muted">and {uses.meta.total - uses.data.length} more</li>}
+                </ul>
+              )}
+              {canEdit && (
+                <button type="button" className="danger" onClick={() => void remove()}>
+                  Delete image
+                </button>
+              )}
+            </section>
+          )}
 
           <section aria-labelledby="file-title">
             <h2 id="file-title">File</h2>

@@ -1,1 +1,0 @@
-import{f as e,x as t,y as n}from"./index-5AXTuMTe.js";var r=t(n(),1),i=e(),a=(0,r.forwardRef)(function({label:e,onFile:t},n){return(0,i.jsx)(`input`,{ref:n,type:`file`,accept:`image/jpeg,image/png,image/gif,image/webp`,className:`visually-hidden`,"aria-label":e,tabIndex:-1,onChange:e=>{let n=e.target.files?.[0];e.target.value=``,n&&t(n)}})});export{a as t};
