@@ -49,3 +49,9 @@ export function variantUrl(image: Image, width: number): string {
   const pool = webp.length ? webp : image.variants;
   return (pool.find((v) => v.width >= width) ?? pool.at(-1))?.url ?? image.url;
 }
+
+/** The WebP variants as a `srcset` (the browser picks by the `sizes` given and the screen's density). */
+export function variantSrcSet(image: Image): string | undefined {
+  const webp = image.variants.filter((v) => v.mime_type === 'image/webp');
+  return webp.length ? webp.map((v) => `${v.url} ${v.width}w`).join(', ') : undefined;
+}

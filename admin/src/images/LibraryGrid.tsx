@@ -3,12 +3,12 @@
 // cell, and the next page is asked for as the end comes into view.
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
-import { variantUrl, type Image } from '../api/images';
+import { variantSrcSet, variantUrl, type Image } from '../api/images';
 import { altProblem } from './alt';
 
 const CELL = 176;
 const GAP = 12;
-const ROW = CELL + 64;
+const ROW = CELL + 40;
 
 export function LibraryGrid({
   images,
@@ -56,7 +56,7 @@ export function LibraryGrid({
                   {renderAction(
                     image,
                     <>
-                      <img src={variantUrl(image, CELL * 2)} alt={image.alt ?? ''} width={CELL} height={CELL} loading="lazy" decoding="async" />
+                      <img src={variantUrl(image, CELL)} srcSet={variantSrcSet(image)} sizes={`${CELL}px`} alt={image.alt ?? ''} width={CELL} height={CELL} loading="lazy" decoding="async" />
                       <span className="cell-words">{image.caption ?? image.credit ?? image.alt ?? '—'}</span>
                     </>,
                   )}
