@@ -219,6 +219,7 @@ export async function libraryAndAdministration({ adminToken, people, editor }) {
     await form.getByRole('button', { name: 'Create user' }).click();
     await admin.getByText('Lil Cany 小叶 (lil.cany@example.com) can now sign in as contributor.').waitFor();
     await admin.getByLabel('Role of lil.cany@example.com').selectOption('author');
+    await admin.waitForFunction(() => !document.querySelector('select[aria-label="Role of lil.cany@example.com"]')?.disabled);
     await admin.getByRole('button', { name: 'Disable lil.cany@example.com' }).click();
     await admin.getByRole('button', { name: 'Enable lil.cany@example.com' }).waitFor();
     await shot(admin, '18-users');

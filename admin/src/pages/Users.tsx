@@ -36,15 +36,21 @@ export default function Users() {
     }
   };
 
+  // One change a row at a time: the next one is written on top of the version this one made.
+  const [pending, setPending] = useState<string | null>(null);
   const change = async (user: User, body: { role?: Role; disabled?: boolean }) => {
     setRowError(null);
+    setPending(user.id);
     try {
       const current = await answer(api.GET('/v1/users/{id}', { params: { path: { id: user.id } } }));
-      await call(api.PATCH('/v1/users/{id}', { params: { path: { id: user.id }, header: ifMatch(current.etag) }, body }));
+      const saved = await call(api.PATCH('/v1/users/{id}', { params: { path: { id: user.id }, header: ifMatch(current.etag) }, body }));
+      if (users.data) users.set({ ...users.data, data: users.data.data.map((u) => (u.id === saved.id ? saved : u)) });
     } catch (err) {
       setRowError({ id: user.id, error: asApiError(err) });
+      users.reload();
+    } finally {
+      setPending(null);
     }
-    users.reload();
   };
 
   const fields = createError?.fields ?? new Map<string, string>();
@@ -106,7 +112,7 @@ export default function Users() {
                 </td>
                 <td>{user.email}</td>
                 <td>
-                  <select aria-label={`Role of ${user.email}`} value={user.role} onChange={(e) => void change(user, { role: e.target.value as Role })}>
+                  <select aria-label={`Role of ${user.email}`} value={user.role} disabled={pending === user.id} onChange={(e) => void change(user, { role: e.target.value as Role })}>
                     {ROLES.map((r) => (
                       <option key={r}>{r}</option>
                     ))}
@@ -114,7 +120,7 @@ export default function Users() {
                 </td>
                 <td>{formatWhen(user.last_login_at)}</td>
                 <td>
-                  <button type="button" disabled={user.id === me.id} onClick={() => void change(user, { disabled: !user.disabled })}>
+                  <button type="button" disabled={user.id === me.id || pending === user.id} onClick={() => void change(user, { disabled: !user.disabled })}>
                     {user.disabled ? `Enable ${user.email}` : `Disable ${user.email}`}
                   </button>
                 </td>
