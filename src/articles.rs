@@ -18,6 +18,7 @@ mod listing;
 pub mod model;
 mod policy;
 pub mod search;
+pub mod shape;
 pub mod store;
 pub mod transfer;
 pub mod workflow;

@@ -12,7 +12,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, types::Json as DbJson};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -31,7 +31,8 @@ use crate::{
     },
     http::{
         error::{ApiError, ApiResult, ConstraintErrors, Problem, on_constraint, slug_error},
-        extract::{ApiJson, IdOrSlug, ListQuery},
+        extract::{ApiJson, ApiQuery, IdOrSlug, ListQuery},
+        fields::{self, FieldSet},
         middleware::check_if_match,
         pagination::{
             KeyKind, KeyValue, ListParams, ListResponse, NameSearch, SortKey, document_sort_keys,
@@ -273,15 +274,59 @@ pub async fn current_page(state: &AppState, after: Uuid, limit: i64) -> sqlx::Re
         .collect()
 }
 
+/// The members of an author, for `fields=`.
+pub const AUTHOR_FIELDS: &[&str] = &[
+    "id",
+    "slug",
+    "name",
+    "bio",
+    "avatar",
+    "website",
+    "social",
+    "email",
+    "article_count",
+    "created_at",
+    "updated_at",
+];
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListAuthorsQuery {
+    /// Only those whose name or slug contains this (case-insensitive), 1–100 characters.
+    #[param(max_length = 100)]
+    q: Option<String>,
+    /// A sparse fieldset: only these members of each author (and `id`); unknown names are `400`.
+    #[param(
+        pattern = "^ *(id|slug|name|bio|avatar|website|social|email|article_count|created_at|updated_at) *(, *(id|slug|name|bio|avatar|website|social|email|article_count|created_at|updated_at) *)*$",
+        max_length = 1000
+    )]
+    fields: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuthorQuery {
+    /// A sparse fieldset: only these members (and `id`); unknown names are `400`.
+    #[param(
+        pattern = "^ *(id|slug|name|bio|avatar|website|social|email|article_count|created_at|updated_at) *(, *(id|slug|name|bio|avatar|website|social|email|article_count|created_at|updated_at) *)*$",
+        max_length = 1000
+    )]
+    fields: Option<String>,
+}
+
 /// List authors. Sort keys: `name` (default), `article_count`, `created_at`.
-#[utoipa::path(get, path = "/v1/authors", tag = "authors", params(ListParams, NameSearch),
+#[utoipa::path(get, path = "/v1/authors", tag = "authors", params(ListParams, ListAuthorsQuery),
     security((), ("bearer" = [])),
     responses((status = 200, description = "A page of authors", body = ListResponse<Author>)))]
 pub async fn list_authors(
     State(state): State<AppState>,
     ReadAccess(principal): ReadAccess,
-    ListQuery(params, search): ListQuery<NameSearch>,
+    ListQuery(params, query): ListQuery<ListAuthorsQuery>,
 ) -> ApiResult<axum::response::Response> {
+    let fields = FieldSet::parse(query.fields.as_deref(), AUTHOR_FIELDS)?;
+    let search = NameSearch { q: query.q };
     let page = params.page_request(SORT_KEYS, "name", &ID_KEY)?;
     let (rows, total) = page
         .fetch_named(
@@ -301,21 +346,24 @@ pub async fn list_authors(
             keys.add(ObjectType::Image.key(avatar));
         }
     }
-    Ok(keys.respond(Json(
+    Ok(keys.respond(fields::list(
         page.finish(rows, total, |row| row.into_author(signed_in, &avatars)),
-    )))
+        fields.as_ref(),
+    )?))
 }
 
 /// Get an author by id or slug.
 #[utoipa::path(get, path = "/v1/authors/{id}", tag = "authors",
-    params(("id" = String, Path, description = "Author id or slug")),
+    params(("id" = String, Path, description = "Author id or slug"), AuthorQuery),
     security((), ("bearer" = [])),
     responses((status = 200, description = "The author", body = Author)))]
 pub async fn get_author(
     State(state): State<AppState>,
     ReadAccess(principal): ReadAccess,
     key: IdOrSlug,
+    ApiQuery(query): ApiQuery<AuthorQuery>,
 ) -> ApiResult<axum::response::Response> {
+    let fields = FieldSet::parse(query.fields.as_deref(), AUTHOR_FIELDS)?;
     let row = find(&state.db, &key, false)
         .await?
         .ok_or(ApiError::NotFound)?;
@@ -323,7 +371,10 @@ pub async fn get_author(
     if let Some(avatar) = row.avatar_image_id {
         keys.add(ObjectType::Image.key(avatar));
     }
-    Ok(keys.respond(Json(present(&state, row, principal.is_some()).await?)))
+    Ok(keys.respond(fields::one(
+        present(&state, row, principal.is_some()).await?,
+        fields.as_ref(),
+    )?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -5,6 +5,7 @@
 mod connection;
 pub mod error;
 pub mod extract;
+pub mod fields;
 mod healthcheck;
 pub mod live_cache;
 pub mod middleware;

@@ -46,7 +46,8 @@ use crate::{
     config::MediaConfig,
     http::{
         error::{ApiError, ApiResult, Problem},
-        extract::{ApiJson, PathId},
+        extract::{ApiJson, ApiQuery, PathId},
+        fields::{self, FieldSet},
         middleware::check_if_match,
         pagination::{KeyKind, KeyValue, ListResponse, SortKey, document_sort_keys},
         patch::Patch,
@@ -302,18 +303,21 @@ pub async fn find_many(
 
 /// Get an image (public).
 #[utoipa::path(get, path = "/v1/images/{id}", tag = "images",
-    params(("id" = Uuid, Path, description = "Image id")),
+    params(("id" = Uuid, Path, description = "Image id"), ImageQuery),
     security((), ("bearer" = [])),
     responses((status = 200, description = "The image", body = Image)))]
 pub async fn get_image(
     State(state): State<AppState>,
     ReadAccess(_): ReadAccess,
     PathId(id): PathId,
+    ApiQuery(query): ApiQuery<ImageQuery>,
 ) -> ApiResult<axum::response::Response> {
+    let fields = FieldSet::parse(query.fields.as_deref(), IMAGE_FIELDS)?;
     let row = find(&state.db, id, false)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(PurgeKeys::one(ObjectType::Image, id).respond(Json(row.into_image(&state.media))))
+    Ok(PurgeKeys::one(ObjectType::Image, id)
+        .respond(fields::one(row.into_image(&state.media), fields.as_ref())?))
 }
 
 /// Images with ids after `after`, in id order, for the change feed's initial state.
@@ -343,6 +347,43 @@ pub struct ListImagesQuery {
     q: Option<String>,
     /// `true`: only images nothing uses (safe to delete); `false`: only images in use.
     unused: Option<bool>,
+    /// A sparse fieldset: only these members of each image (and `id`); unknown names are `400`.
+    #[param(
+        pattern = "^ *(id|url|mime_type|width|height|bytes|sha256|alt|caption|credit|focal_point|blurhash|variants|created_at|updated_at) *(, *(id|url|mime_type|width|height|bytes|sha256|alt|caption|credit|focal_point|blurhash|variants|created_at|updated_at) *)*$",
+        max_length = 1000
+    )]
+    fields: Option<String>,
+}
+
+/// The members of an image, for `fields=`.
+pub const IMAGE_FIELDS: &[&str] = &[
+    "id",
+    "url",
+    "mime_type",
+    "width",
+    "height",
+    "bytes",
+    "sha256",
+    "alt",
+    "caption",
+    "credit",
+    "focal_point",
+    "blurhash",
+    "variants",
+    "created_at",
+    "updated_at",
+];
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ImageQuery {
+    /// A sparse fieldset: only these members (and `id`); unknown names are `400`.
+    #[param(
+        pattern = "^ *(id|url|mime_type|width|height|bytes|sha256|alt|caption|credit|focal_point|blurhash|variants|created_at|updated_at) *(, *(id|url|mime_type|width|height|bytes|sha256|alt|caption|credit|focal_point|blurhash|variants|created_at|updated_at) *)*$",
+        max_length = 1000
+    )]
+    fields: Option<String>,
 }
 
 /// Dynamic SQL: one clause per filter given, each value bound.
@@ -375,8 +416,9 @@ pub async fn list_images(
     State(state): State<AppState>,
     Auth(principal): Auth,
     ListQuery(paging, query): ListQuery<ListImagesQuery>,
-) -> ApiResult<Json<ListResponse<Image>>> {
+) -> ApiResult<axum::response::Response> {
     principal.require(Role::Contributor)?;
+    let fields = FieldSet::parse(query.fields.as_deref(), IMAGE_FIELDS)?;
     let page = paging.page_request(SORT_KEYS, "-created_at", &ID_KEY)?;
     let mut select = QueryBuilder::new(format!("select {COLUMNS} from images i where true"));
     push_filters(&mut select, &query);
@@ -385,9 +427,10 @@ pub async fn list_images(
     let mut count = QueryBuilder::new("select count(*) from images i where true");
     push_filters(&mut count, &query);
     let total: i64 = count.build_query_scalar().fetch_one(&state.db).await?;
-    Ok(Json(
+    fields::list(
         page.finish(rows, total, |row| row.into_image(&state.media)),
-    ))
+        fields.as_ref(),
+    )
 }
 
 /// Editors may change any image; authors the images they uploaded.

@@ -10,7 +10,7 @@ use axum::{
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -29,7 +29,8 @@ use crate::{
     },
     http::{
         error::{ApiError, ApiResult, Problem},
-        extract::{ApiJson, IdOrSlug, ListQuery},
+        extract::{ApiJson, ApiQuery, IdOrSlug, ListQuery},
+        fields::{self, FieldSet},
         middleware::check_if_match,
         pagination::{
             KeyKind, KeyValue, ListParams, ListResponse, NameSearch, SortKey, document_sort_keys,
@@ -171,15 +172,55 @@ async fn find(
         .await
 }
 
+/// The members of a tag, for `fields=`.
+pub const TAG_FIELDS: &[&str] = &[
+    "id",
+    "slug",
+    "name",
+    "description",
+    "article_count",
+    "created_at",
+    "updated_at",
+];
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListTagsQuery {
+    /// Only those whose name or slug contains this (case-insensitive), 1–100 characters.
+    #[param(max_length = 100)]
+    q: Option<String>,
+    /// A sparse fieldset: only these members of each tag (and `id`); unknown names are `400`.
+    #[param(
+        pattern = "^ *(id|slug|name|description|article_count|created_at|updated_at) *(, *(id|slug|name|description|article_count|created_at|updated_at) *)*$",
+        max_length = 1000
+    )]
+    fields: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TagQuery {
+    /// A sparse fieldset: only these members (and `id`); unknown names are `400`.
+    #[param(
+        pattern = "^ *(id|slug|name|description|article_count|created_at|updated_at) *(, *(id|slug|name|description|article_count|created_at|updated_at) *)*$",
+        max_length = 1000
+    )]
+    fields: Option<String>,
+}
+
 /// List tags. Sort keys: `name` (default), `article_count`, `created_at`.
-#[utoipa::path(get, path = "/v1/tags", tag = "tags", params(ListParams, NameSearch),
+#[utoipa::path(get, path = "/v1/tags", tag = "tags", params(ListParams, ListTagsQuery),
     security((), ("bearer" = [])),
     responses((status = 200, description = "A page of tags", body = ListResponse<Tag>)))]
 pub async fn list_tags(
     State(state): State<AppState>,
     ReadAccess(_): ReadAccess,
-    ListQuery(params, search): ListQuery<NameSearch>,
+    ListQuery(params, query): ListQuery<ListTagsQuery>,
 ) -> ApiResult<axum::response::Response> {
+    let fields = FieldSet::parse(query.fields.as_deref(), TAG_FIELDS)?;
+    let search = NameSearch { q: query.q };
     let page = params.page_request(SORT_KEYS, "name", &ID_KEY)?;
     let (rows, total) = page
         .fetch_named(
@@ -194,7 +235,10 @@ pub async fn list_tags(
     for tag in &rows {
         keys.add(ObjectType::Tag.key(tag.id));
     }
-    Ok(keys.respond(Json(page.finish(rows, total, |tag| tag))))
+    Ok(keys.respond(fields::list(
+        page.finish(rows, total, |tag| tag),
+        fields.as_ref(),
+    )?))
 }
 
 /// Tags with ids after `after`, in id order, for the change feed's initial state.
@@ -227,18 +271,20 @@ pub async fn current_page(
 
 /// Get a tag by id or slug.
 #[utoipa::path(get, path = "/v1/tags/{id}", tag = "tags",
-    params(("id" = String, Path, description = "Tag id or slug")),
+    params(("id" = String, Path, description = "Tag id or slug"), TagQuery),
     security((), ("bearer" = [])),
     responses((status = 200, description = "The tag", body = Tag)))]
 pub async fn get_tag(
     State(state): State<AppState>,
     ReadAccess(_): ReadAccess,
     key: IdOrSlug,
+    ApiQuery(query): ApiQuery<TagQuery>,
 ) -> ApiResult<axum::response::Response> {
+    let fields = FieldSet::parse(query.fields.as_deref(), TAG_FIELDS)?;
     let tag = find(&state.db, &key, false)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(PurgeKeys::one(ObjectType::Tag, tag.id).respond(Json(tag)))
+    Ok(PurgeKeys::one(ObjectType::Tag, tag.id).respond(fields::one(tag, fields.as_ref())?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

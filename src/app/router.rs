@@ -27,7 +27,6 @@ use crate::http::{
         crate::articles::workflow::Action,
         crate::articles::model::ArticleStatus,
         crate::changes::feed::FeedView,
-        crate::changes::feed::Include,
     )),
     tags(
         (name = "operations", description = "Health, readiness and this document"),

@@ -20,7 +20,7 @@ use uuid::Uuid;
 pub use self::{
     html::{render_figure, render_html},
     markdown::from_markdown,
-    text::{EXCERPT_MAX_CHARS, TextMetrics, cut_excerpt, is_cjk, metrics, plaintext},
+    text::{EXCERPT_MAX_CHARS, TextMetrics, body_text, cut_excerpt, is_cjk, metrics, plaintext},
     validate::{check_url, image_ids, validate},
 };
 

@@ -12,6 +12,7 @@ use super::{
     model::{
         Article, ArticleData, ArticleStatus, CreateArticle, InitialStatus, UpdateArticle, render,
     },
+    shape::Shape,
     store::RefKind,
 };
 use crate::app::AppState;
@@ -138,6 +139,15 @@ pub struct GetArticleQuery {
     view: Option<View>,
     /// A token from `POST /v1/articles/{id}/preview`: reads that article's working copy.
     preview_token: Option<String>,
+    /// A sparse fieldset, as on the list: only these members (and `id`).
+    #[param(
+        pattern = "^ *(id|slug|title|subtitle|excerpt|status|body|body_html|body_text|banner|authors|tags|featured|language|seo|word_count|reading_time_minutes|external_id|published_at|scheduled_at|created_at|updated_at|version|has_unpublished_changes) *(, *(id|slug|title|subtitle|excerpt|status|body|body_html|body_text|banner|authors|tags|featured|language|seo|word_count|reading_time_minutes|external_id|published_at|scheduled_at|created_at|updated_at|version|has_unpublished_changes) *)*$",
+        max_length = 1000
+    )]
+    fields: Option<String>,
+    /// `body_text`: add the body as plain text (`body` and `body_html` are in by default).
+    #[param(pattern = "^ *(body|body_html|body_text) *(, *(body|body_html|body_text) *)*$")]
+    include: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
@@ -180,6 +190,7 @@ pub async fn get_article(
         }
         return workflow::read_preview(&state, &key, token).await;
     }
+    let shape = Shape::parse(query.fields.as_deref(), query.include.as_deref(), false)?;
     if principal.is_none() && !state.config.public_read {
         return Err(ApiError::Unauthorized(
             "this server requires a token for every read",
@@ -198,7 +209,7 @@ pub async fn get_article(
             .ok_or(ApiError::NotFound)?;
             let mut keys = PurgeKeys::default();
             keys.add_stored(&stored_keys);
-            Ok(keys.respond(raw_json(document)))
+            Ok(keys.respond(raw_json(shape.apply_owned(document)?)))
         }
         View::Working => {
             let principal =
@@ -208,7 +219,17 @@ pub async fn get_article(
             let data = store::find(&mut *conn, &key, false)
                 .await?
                 .ok_or(ApiError::NotFound)?;
-            workflow::article_response(StatusCode::OK, &present(&mut conn, &state, &data).await?)
+            let article = present(&mut conn, &state, &data).await?;
+            if shape.is_stored() {
+                return workflow::article_response(StatusCode::OK, &article);
+            }
+            let json = serde_json::to_string(&article).map_err(|e| ApiError::Internal(e.into()))?;
+            workflow::article_bytes_response(
+                StatusCode::OK,
+                article.id,
+                article.version,
+                shape.apply(&json)?.into_bytes(),
+            )
         }
     }
 }

@@ -17,7 +17,9 @@ use super::{
     View,
     handlers::raw_json,
     model::{Article, ArticleData, ArticleStatus, render},
-    search, store,
+    search,
+    shape::Shape,
+    store,
 };
 use crate::app::AppState;
 use crate::changes::{outbox::ObjectType, purge::PurgeKeys};
@@ -63,9 +65,19 @@ pub struct ListArticlesQuery {
     /// working copies by `updated_at`), combined with every other filter; `total` counts
     /// those, so it is at most 1,000.
     q: Option<String>,
-    /// `body`: include `body` and `body_html` in each item.
-    #[param(pattern = "^body$")]
+    /// Comma-separated, added to the shape: `body` (the blocks and `body_html`), `body_html`
+    /// alone, `body_text` (the body as plain text).
+    #[param(pattern = "^ *(body|body_html|body_text) *(, *(body|body_html|body_text) *)*$")]
     include: Option<String>,
+    /// A sparse fieldset: only these members of each article (and `id`, always), e.g.
+    /// `fields=slug,title,excerpt,banner,authors`. Any member of `Article` may be named,
+    /// `body`, `body_html` and `body_text` included; an unknown name is a `400`. The answer's
+    /// objects then hold those members only.
+    #[param(
+        pattern = "^ *(id|slug|title|subtitle|excerpt|status|body|body_html|body_text|banner|authors|tags|featured|language|seo|word_count|reading_time_minutes|external_id|published_at|scheduled_at|created_at|updated_at|version|has_unpublished_changes) *(, *(id|slug|title|subtitle|excerpt|status|body|body_html|body_text|banner|authors|tags|featured|language|seo|word_count|reading_time_minutes|external_id|published_at|scheduled_at|created_at|updated_at|version|has_unpublished_changes) *)*$",
+        max_length = 1000
+    )]
+    fields: Option<String>,
 }
 
 /// With `q`, relevance (`rank`) is a sort key too; without, the same keys less `rank`.
@@ -449,24 +461,16 @@ pub async fn list_articles(
     ReadAccess(principal): ReadAccess,
     ListQuery(paging, query): ListQuery<ListArticlesQuery>,
 ) -> ApiResult<Response> {
-    let include_body = match query.include.as_deref() {
-        None | Some("") => false,
-        Some("body") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "unknown include '{other}'; allowed: body"
-            )));
-        }
-    };
+    let shape = Shape::parse(query.fields.as_deref(), query.include.as_deref(), true)?;
     let view = query.view.unwrap_or(View::Live);
     let filters = Filters::from_query(&query, view)?;
     match view {
-        View::Live => list_live(&state, &paging, filters, include_body).await,
+        View::Live => list_live(&state, &paging, filters, &shape).await,
         View::Working => {
             let principal =
                 principal.ok_or(ApiError::Unauthorized("sign in to see working copies"))?;
             principal.require(Role::Contributor)?;
-            list_working(&state, &paging, filters, include_body).await
+            list_working(&state, &paging, filters, &shape).await
         }
     }
 }
@@ -523,7 +527,7 @@ async fn list_live(
     state: &AppState,
     paging: &ListParams,
     mut filters: Filters,
-    include_body: bool,
+    shape: &Shape,
 ) -> ApiResult<Response> {
     let maintained_total = filters.resolve_live(&state.db).await?;
     let (keys, default_sort) = if filters.search.is_some() {
@@ -534,7 +538,7 @@ async fn list_live(
     let page = paging.page_request(keys, default_sort, &LIVE_ID)?;
     // Dynamic SQL: the stored column to read (with or without the body), then the filters'
     // clauses, each value bound.
-    let column = if include_body {
+    let column = if shape.needs_body() {
         "l.document"
     } else {
         "l.summary"
@@ -558,7 +562,14 @@ async fn list_live(
     for row in rows.iter().take(page.limit as usize) {
         keys.add_stored(&row.purge_keys);
     }
-    let list = page.finish(rows, total, |row| row.json);
+    let mut list = page.finish(rows, total, |row| row.json);
+    if !shape.is_stored() {
+        list.data = list
+            .data
+            .iter()
+            .map(|json| shape.apply(json))
+            .collect::<ApiResult<_>>()?;
+    }
     let meta = serde_json::to_string(&list.meta).map_err(|e| ApiError::Internal(e.into()))?;
     Ok(keys.respond(raw_json(format!(
         "{{\"data\":[{}],\"meta\":{meta}}}",
@@ -572,7 +583,7 @@ async fn list_working(
     state: &AppState,
     paging: &ListParams,
     filters: Filters,
-    include_body: bool,
+    shape: &Shape,
 ) -> ApiResult<Response> {
     let searching = filters.search.is_some();
     let (keys, default_sort) = if searching {
@@ -609,7 +620,20 @@ async fn list_working(
     let refs: Vec<&ArticleData> = copies.iter().map(|r| &r.0).collect();
     let embeds = store::embeds(&mut conn, &state.media, &refs).await?;
     let list = page.finish(copies, total, |ranked| {
-        render(&ranked.0, &embeds, include_body)
+        render(&ranked.0, &embeds, shape.needs_body())
     });
-    Ok(Json(list).into_response())
+    if shape.is_stored() {
+        return Ok(Json(list).into_response());
+    }
+    let internal = |e: serde_json::Error| ApiError::Internal(e.into());
+    let items = list
+        .data
+        .iter()
+        .map(|article| shape.apply(&serde_json::to_string(article).map_err(internal)?))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let meta = serde_json::to_string(&list.meta).map_err(internal)?;
+    Ok(raw_json(format!(
+        "{{\"data\":[{}],\"meta\":{meta}}}",
+        items.join(",")
+    )))
 }

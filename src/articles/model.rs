@@ -292,6 +292,11 @@ pub struct Article {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = String)]
     pub body_html: Option<String>,
+    /// The body as plain text: a paragraph a block, separated by blank lines, list items a
+    /// line each, images by caption and credit. Only when asked for (`include=body_text`, or
+    /// named in `fields`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_text: Option<String>,
     pub banner: Option<Banner>,
     pub authors: Vec<Byline>,
     pub tags: Vec<TagRef>,
@@ -349,6 +354,7 @@ pub fn render(data: &ArticleData, embeds: &Embeds, include_body: bool) -> Articl
         status: data.status,
         body,
         body_html,
+        body_text: None,
         banner: data.banner_image_id.and_then(|id| {
             embeds.images.get(&id).map(|image| Banner {
                 image: image.clone(),

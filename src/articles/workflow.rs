@@ -136,8 +136,19 @@ pub struct ActionInput {
 /// tags or images changed, and goes stale with any change to the article itself.
 pub fn article_response(status: StatusCode, article: &Article) -> ApiResult<Response> {
     let bytes = serde_json::to_vec(article).map_err(|e| ApiError::Internal(e.into()))?;
+    article_bytes_response(status, article.id, article.version, bytes)
+}
+
+/// A working copy already serialised (whole, or cut to a fieldset): its ETag names the version
+/// (so `If-Match` with it works for writes) and hashes these bytes (so two shapes differ).
+pub fn article_bytes_response(
+    status: StatusCode,
+    id: uuid::Uuid,
+    version: i32,
+    bytes: Vec<u8>,
+) -> ApiResult<Response> {
     let hash = etag_of(&bytes);
-    let etag = format!("\"v{}-{}", article.version, &hash[1..13]) + "\"";
+    let etag = format!("\"v{}-{}", version, &hash[1..13]) + "\"";
     let mut response = (
         status,
         [(
@@ -151,7 +162,7 @@ pub fn article_response(status: StatusCode, article: &Article) -> ApiResult<Resp
         response.headers_mut().insert(header::ETAG, value);
     }
     if status == StatusCode::CREATED
-        && let Ok(location) = HeaderValue::from_str(&format!("/v1/articles/{}", article.id))
+        && let Ok(location) = HeaderValue::from_str(&format!("/v1/articles/{id}"))
     {
         response.headers_mut().insert(header::LOCATION, location);
     }

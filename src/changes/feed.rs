@@ -28,7 +28,7 @@ use super::{
 use crate::{
     accounts::{auth::MaybeAuth, role::Role},
     app::AppState,
-    articles::model::ArticleStatus,
+    articles::{model::ArticleStatus, shape::Shape},
     http::{
         error::{ApiError, ApiResult},
         extract::ApiQuery,
@@ -54,8 +54,17 @@ pub struct ChangesQuery {
     wait: Option<u32>,
     /// `working` (contributor and up): working-copy changes too, as `article_working`.
     view: Option<FeedView>,
-    /// `body`: article objects with `body` and `body_html` (the article as it is live now).
-    include: Option<Include>,
+    /// Comma-separated, added to article objects: `body` (the blocks and `body_html`; the
+    /// article as it is live now), `body_html` alone, `body_text`.
+    #[param(pattern = "^ *(body|body_html|body_text) *(, *(body|body_html|body_text) *)*$")]
+    include: Option<String>,
+    /// A sparse fieldset of article objects, as on `GET /v1/articles` (and `id`, always);
+    /// author, tag and image objects stay whole.
+    #[param(
+        pattern = "^ *(id|slug|title|subtitle|excerpt|status|body|body_html|body_text|banner|authors|tags|featured|language|seo|word_count|reading_time_minutes|external_id|published_at|scheduled_at|created_at|updated_at|version|has_unpublished_changes) *(, *(id|slug|title|subtitle|excerpt|status|body|body_html|body_text|banner|authors|tags|featured|language|seo|word_count|reading_time_minutes|external_id|published_at|scheduled_at|created_at|updated_at|version|has_unpublished_changes) *)*$",
+        max_length = 1000
+    )]
+    fields: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
@@ -63,12 +72,6 @@ pub struct ChangesQuery {
 pub enum FeedView {
     Public,
     Working,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Include {
-    Body,
 }
 
 /// What an entry is about: a public object, or (with `view=working`) an article's working copy.
@@ -177,11 +180,12 @@ pub async fn list_changes(
         ),
         None => None,
     };
+    let shape = Shape::parse(query.fields.as_deref(), query.include.as_deref(), true)?;
     let reading = Reading {
         state: &state,
         working,
         limit,
-        body: query.include == Some(Include::Body),
+        body: shape.needs_body(),
     };
     if let Some(cursor) = cursor {
         if cursor.working() != working {
@@ -205,6 +209,21 @@ pub async fn list_changes(
             page
         }
     };
+    let mut page = page;
+    if !shape.is_stored() {
+        for change in page
+            .data
+            .iter_mut()
+            .filter(|c| c.kind == EntryType::Article)
+        {
+            if let Some(object) = &change.object {
+                change.object = Some(
+                    RawValue::from_string(shape.apply(object.get())?)
+                        .map_err(|e| ApiError::Internal(e.into()))?,
+                );
+            }
+        }
+    }
     let mut response = Json(page).into_response();
     // A page is one reader's position in a stream: no shared cache may answer it for another.
     response

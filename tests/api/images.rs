@@ -537,7 +537,7 @@ async fn only_authors_and_up_upload_and_only_signed_in_users_browse(pool: PgPool
     );
 }
 
-async fn uploaded(app: &TestApp, token: &str, width: u32, credit: &str) -> Value {
+pub async fn uploaded(app: &TestApp, token: &str, width: u32, credit: &str) -> Value {
     let response = upload(
         app,
         Some(token),

@@ -18,6 +18,7 @@ mod named_resources;
 mod openapi;
 mod ops;
 mod s3;
+mod sparse_fields;
 mod tags;
 mod tokens;
 mod transfer;

@@ -107,3 +107,64 @@ fn the_document_holds_together() {
         "#/components/schemas/ArticleStatus"
     );
 }
+
+/// The resource schema an operation answers with: its 200 body, or a list's item.
+fn answered_schema<'a>(doc: &'a Value, operation: &Value) -> Option<&'a Value> {
+    let reference =
+        operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].as_str()?;
+    let schema = &doc["components"]["schemas"][reference.rsplit('/').next()?];
+    let item = schema["properties"]["data"]["items"]["$ref"].as_str();
+    Some(match item {
+        Some(item) => &doc["components"]["schemas"][item.rsplit('/').next()?],
+        None => schema,
+    })
+}
+
+#[test]
+fn every_fields_parameter_names_exactly_the_members_of_what_it_cuts() {
+    let (_, doc) = document();
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let Some(operation) = item.get("get") else {
+            continue;
+        };
+        let Some(param) = operation["parameters"]
+            .as_array()
+            .and_then(|ps| ps.iter().find(|p| p["name"] == "fields"))
+        else {
+            continue;
+        };
+        let pattern = param["schema"]["pattern"]
+            .as_str()
+            .expect("fields has a pattern");
+        let in_order: Vec<&str> = pattern
+            .split_once('(')
+            .and_then(|(_, rest)| rest.split_once(')'))
+            .map(|(names, _)| names.split('|').collect())
+            .expect("the pattern lists names");
+        assert_eq!(
+            pattern,
+            galley::http::fields::FieldSet::pattern(&in_order),
+            "{path}: the pattern is not the form FieldSet accepts"
+        );
+        let listed: BTreeSet<String> = in_order.iter().map(|n| (*n).to_owned()).collect();
+        // The feed cuts article objects; every other operation what it answers with.
+        let schema = if path == "/v1/changes" {
+            &doc["components"]["schemas"]["Article"]
+        } else {
+            answered_schema(&doc, operation).unwrap_or_else(|| panic!("{path}: no schema"))
+        };
+        let members: BTreeSet<String> = schema["properties"]
+            .as_object()
+            .expect("properties")
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(listed, members, "{path}: fields= and the schema differ");
+        checked += 1;
+    }
+    assert_eq!(
+        checked, 9,
+        "articles, authors, tags, images (list and one each), changes"
+    );
+}

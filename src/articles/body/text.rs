@@ -146,3 +146,65 @@ pub fn cut_excerpt(text: &str) -> String {
     excerpt.push('…');
     excerpt
 }
+
+/// `body_text`: the body as a reader reads it, from its shown blocks (as JSON, the shape the
+/// API serves): one paragraph a block, separated by blank lines, list items one a line, and
+/// images by their caption and credit (the block's, else the image's own). What search
+/// indexes, feeds and meta descriptions ask for.
+pub fn body_text(shown: &serde_json::Value) -> String {
+    let mut paragraphs: Vec<String> = Vec::new();
+    for block in shown.as_array().map(Vec::as_slice).unwrap_or_default() {
+        let paragraph = match text(block, "type").unwrap_or_default() {
+            "paragraph" | "heading" | "quote" => runs_text(block.get("children")),
+            "list" => block
+                .get("children")
+                .and_then(|c| c.as_array())
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|item| runs_text(item.get("children")))
+                        .filter(|line| !line.is_empty())
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+                .unwrap_or_default(),
+            "code" => text(block, "text").unwrap_or_default().to_owned(),
+            "image" => {
+                let image = block.get("image");
+                let own = |key: &str| text(block, key).or_else(|| image.and_then(|i| text(i, key)));
+                [own("caption"), own("credit")]
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| !t.trim().is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }
+            "embed" => text(block, "caption").unwrap_or_default().to_owned(),
+            _ => String::new(),
+        };
+        if !paragraph.trim().is_empty() {
+            paragraphs.push(paragraph);
+        }
+    }
+    paragraphs.join("\n\n")
+}
+
+fn text<'a>(value: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(|v| v.as_str())
+}
+
+/// The text of inline runs, links' text included.
+fn runs_text(children: Option<&serde_json::Value>) -> String {
+    let mut out = String::new();
+    for run in children
+        .and_then(|c| c.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        match run.get("children") {
+            Some(inner) => out.push_str(&runs_text(Some(inner))),
+            None => out.push_str(run.get("text").and_then(|t| t.as_str()).unwrap_or_default()),
+        }
+    }
+    out
+}
