@@ -6,7 +6,7 @@ use std::{path::Path, process::Command, time::Duration};
 
 use sqlx::PgPool;
 
-use crate::helpers::{database_url, free_port, sessions_ended};
+use crate::helpers::{free_port, serve_command, sessions_ended};
 
 fn run(what: &str, command: &mut Command) {
     let output = command
@@ -41,16 +41,9 @@ async fn the_admin_passes_its_unit_and_browser_tests(pool: PgPool) {
         .expect("db")
         .to_owned();
     let bind = format!("127.0.0.1:{}", free_port());
-    let mut server = Command::new(env!("CARGO_BIN_EXE_galley"))
-        .arg("serve")
-        .env("DATABASE_URL", database_url(&database))
-        .env("GALLEY_BIND", &bind)
+    let mut server = serve_command(&database, &bind, &format!("galley-e2e-{database}"))
         .env("GALLEY_BOOTSTRAP_ADMIN_EMAIL", "admin@example.com")
         .env("GALLEY_BOOTSTRAP_ADMIN_PASSWORD", "e2e-password-1")
-        .env(
-            "GALLEY_MEDIA_DIR",
-            std::env::temp_dir().join(format!("galley-e2e-{database}")),
-        )
         // The e2e's webhook receiver listens on loopback.
         .env("GALLEY_WEBHOOK_ALLOW_PRIVATE", "true")
         .env("RUST_LOG", "warn")

@@ -522,17 +522,10 @@ async fn the_binary_serves_metrics_apart_checks_health_and_exits_0_at_its_deadli
         .to_owned();
     let bind = format!("127.0.0.1:{}", free_port());
     let metrics_bind = format!("127.0.0.1:{}", free_port());
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_galley"))
-        .arg("serve")
-        .env("DATABASE_URL", crate::helpers::database_url(&database))
-        .env("GALLEY_BIND", &bind)
+    let mut server = crate::helpers::serve_command(&database, &bind, "galley-binary-media")
         .env("GALLEY_METRICS_BIND", &metrics_bind)
         .env("GALLEY_SHUTDOWN_TIMEOUT_SECS", "1")
         .env("GALLEY_HEADER_READ_TIMEOUT_SECS", "60")
-        .env(
-            "GALLEY_MEDIA_DIR",
-            std::env::temp_dir().join("galley-binary-media"),
-        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

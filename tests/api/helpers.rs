@@ -385,3 +385,15 @@ pub async fn sessions_ended(pool: &PgPool, database: &str) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// `galley serve` on `database` at `bind`, its media in a temporary directory named `media`:
+/// the settings every test of the real binary shares. Callers add their own and spawn it.
+pub fn serve_command(database: &str, bind: &str, media: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_galley"));
+    command
+        .arg("serve")
+        .env("DATABASE_URL", database_url(database))
+        .env("GALLEY_BIND", bind)
+        .env("GALLEY_MEDIA_DIR", std::env::temp_dir().join(media));
+    command
+}

@@ -740,16 +740,9 @@ async fn two_workers_never_send_the_same_attempt(pool: PgPool) {
 }
 
 fn start_server(database: &str, bind: &str) -> std::process::Child {
-    std::process::Command::new(env!("CARGO_BIN_EXE_galley"))
-        .arg("serve")
-        .env("DATABASE_URL", crate::helpers::database_url(database))
-        .env("GALLEY_BIND", bind)
+    crate::helpers::serve_command(database, bind, "galley-webhook-media")
         .env("GALLEY_WEBHOOK_ALLOW_PRIVATE", "true")
         .env("GALLEY_WEBHOOK_TIMEOUT_SECS", "1")
-        .env(
-            "GALLEY_MEDIA_DIR",
-            std::env::temp_dir().join("galley-webhook-media"),
-        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
