@@ -6,7 +6,8 @@ as in real prose, so a search word matches some articles rather than all of them
 
 Usage: seed_articles.py BASE_URL TOKEN COUNT QUERIES_OUT IMAGE_ID...
 Writes search queries of realistic selectivity (mid-frequency words, Chinese phrases) to
-QUERIES_OUT, one URL path a line.
+QUERIES_OUT, one URL path a line; the most common words to QUERIES_OUT.common, and the rare
+words the benchmark's SQL adds to some clones to QUERIES_OUT.rare.
 """
 import itertools
 import json
@@ -55,7 +56,8 @@ for i in range(count):
         "subtitle": sentence(),
         "body_markdown": markdown,
         "authors": random.sample([f"bench-author-{n}" for n in range(1, 51)], random.randint(1, 3)),
-        "tags": random.sample([f"bench-tag-{n}" for n in range(1, 101)], 3),
+        "tags": random.sample([f"bench-tag-{n}" for n in range(1, 101)], 3)
+        + (["bench-tag-common"] if i % 5 == 0 else []),
         "banner": {"image_id": random.choice(images), "credit": "Photo by Bench 小叶."},
         "featured": random.random() < 0.1,
         "status": "published",
@@ -63,6 +65,11 @@ for i in range(count):
 
 # Queries a reader might type: words of middling frequency, two-word phrases, Chinese terms.
 queries = VOCABULARY[200:1200:100] + [f"{VOCABULARY[300]} {VOCABULARY[900]}"] + ["松弛感", "阿勒泰", "管静鹏"]
-with open(queries_out, "w") as out:
-    for q in queries:
-        out.write("/v1/articles?q=" + urllib.parse.quote(q) + "\n")
+# Common: the most frequent words and phrases (in most articles; ranked within the candidate
+# cap). Rare: words the benchmark's SQL gives one clone in a thousand.
+common = VOCABULARY[:3] + ["松弛感", "阿勒泰"]
+rare = ["zephyrine", "冬奥"]
+for path, words in ((queries_out, queries), (queries_out + ".common", common), (queries_out + ".rare", rare)):
+    with open(path, "w") as out:
+        for q in words:
+            out.write("/v1/articles?q=" + urllib.parse.quote(q) + "\n")

@@ -158,7 +158,8 @@ pub enum View {
 }
 
 /// Serves stored JSON text as the response body, untouched.
-pub(super) fn raw_json(json: String) -> Response {
+pub(super) fn raw_json(json: impl Into<axum::body::Body>) -> Response {
+    let json: axum::body::Body = json.into();
     (
         [(
             header::CONTENT_TYPE,

@@ -9,7 +9,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{FromRow, Postgres, QueryBuilder, Row, postgres::PgRow};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
@@ -161,6 +161,9 @@ pub(super) static WORKING_ID: SortKey<Ranked> = SortKey {
     value: |r| KeyValue::Uuid(r.0.id),
 };
 
+/// What a page of live copies needs of each row besides its stored JSON: sort keys for the
+/// cursor, the total, purge keys, and where the row is in the fetched page (its JSON is copied
+/// straight from there into the answer, `list_live`).
 #[derive(sqlx::FromRow)]
 pub(super) struct LiveRow {
     article_id: Uuid,
@@ -169,9 +172,10 @@ pub(super) struct LiveRow {
     created_at: DateTime<Utc>,
     title: String,
     rank: f32,
-    json: String,
     matches: Option<i64>,
     purge_keys: String,
+    #[sqlx(skip)]
+    position: usize,
 }
 
 #[derive(sqlx::FromRow)]
@@ -551,30 +555,65 @@ async fn list_live(
     page.push_sql(&mut select);
     // Filtered pages are planned for their values (a rare tag or word reads an index, a
     // common one the newest rows); the unfiltered home page keeps its prepared plan.
-    let rows: Vec<LiveRow> = select
-        .build_query_as()
+    let fetched: Vec<PgRow> = select
+        .build()
         .persistent(!filters.any())
         .fetch_all(&state.db)
         .await?;
+    let mut rows = Vec::with_capacity(fetched.len());
+    for (position, row) in fetched.iter().enumerate() {
+        let mut keys = LiveRow::from_row(row)?;
+        keys.position = position;
+        rows.push(keys);
+    }
     let page_matches = rows.first().and_then(|row| row.matches);
     let total = live_total(state, &filters, maintained_total, page_matches).await?;
     let mut keys = PurgeKeys::list(ObjectType::Article);
     for row in rows.iter().take(page.limit as usize) {
         keys.add_stored(&row.purge_keys);
     }
-    let mut list = page.finish(rows, total, |row| row.json);
-    if !shape.is_stored() {
-        list.data = list
-            .data
-            .iter()
-            .map(|json| shape.apply(json))
-            .collect::<ApiResult<_>>()?;
-    }
+    let list = page.finish(rows, total, |row| row.position);
+    let internal = |e: sqlx::Error| ApiError::Internal(e.into());
+    let stored = |position: usize| -> ApiResult<&[u8]> {
+        fetched[position]
+            .try_get_raw("json")
+            .map_err(internal)?
+            .as_bytes()
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored article JSON: {e}")))
+    };
+    // The stored JSON is the answer's bytes: copied once from the database's reply into the
+    // envelope, neither decoded to a String nor joined (a miss of the list with bodies copies
+    // 259 KB, docs/PERFORMANCE.md).
     let meta = serde_json::to_string(&list.meta).map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(keys.respond(raw_json(format!(
-        "{{\"data\":[{}],\"meta\":{meta}}}",
-        list.data.join(",")
-    ))))
+    let mut items = Vec::with_capacity(list.data.len());
+    for &position in &list.data {
+        let bytes = stored(position)?;
+        items.push(if shape.is_stored() {
+            std::borrow::Cow::Borrowed(bytes)
+        } else {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored article JSON: {e}")))?;
+            std::borrow::Cow::Owned(shape.apply(text)?.into_bytes())
+        });
+    }
+    Ok(keys.respond(json_envelope(&items, &meta)))
+}
+
+/// `{"data":[…],"meta":…}` from items that are JSON already, in one allocation.
+fn json_envelope<T: AsRef<[u8]>>(items: &[T], meta: &str) -> Response {
+    let length = items.iter().map(|i| i.as_ref().len() + 1).sum::<usize>() + meta.len() + 20;
+    let mut out = Vec::with_capacity(length);
+    out.extend_from_slice(b"{\"data\":[");
+    for (n, item) in items.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(item.as_ref());
+    }
+    out.extend_from_slice(b"],\"meta\":");
+    out.extend_from_slice(meta.as_bytes());
+    out.push(b'}');
+    raw_json(out)
 }
 
 /// A page of working copies, rendered with their embeds: one statement for the page and its
@@ -596,6 +635,16 @@ async fn list_working(
         QueryBuilder::new(format!("select {}, a.rank, ", store::COLUMNS));
     if searching {
         select.push("a.matches as total");
+    } else if filters.given() == usize::from(filters.statuses.is_some()) {
+        // At most a status filter: the maintained counts know the total (migration 0018).
+        select.push("(select coalesce(sum(count), 0)::bigint from article_status_counts");
+        if let Some(statuses) = &filters.statuses {
+            select
+                .push(" where status = any(")
+                .push_bind(statuses.clone())
+                .push(")");
+        }
+        select.push(") as total");
     } else {
         select.push("(select count(*)");
         filters.push_source(&mut select, View::Working);
@@ -632,8 +681,5 @@ async fn list_working(
         .map(|article| shape.apply(&serde_json::to_string(article).map_err(internal)?))
         .collect::<ApiResult<Vec<_>>>()?;
     let meta = serde_json::to_string(&list.meta).map_err(internal)?;
-    Ok(raw_json(format!(
-        "{{\"data\":[{}],\"meta\":{meta}}}",
-        items.join(",")
-    )))
+    Ok(json_envelope(&items, &meta))
 }

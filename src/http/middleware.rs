@@ -10,7 +10,6 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, PROBLEM_JSON, problem_response, status_problem};
 use super::route_policy::{Policy, RoutePolicies};
@@ -156,11 +155,12 @@ pub async fn caching(State(config): State<Arc<Config>>, request: Request, next: 
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// The strong ETag of a representation: a hash of its exact bytes.
+/// The strong ETag of a representation: a 128-bit hash of its exact bytes. XXH3, not SHA-256:
+/// a validator needs no resistance to forgery (only editors write what is hashed, and a forged
+/// collision would only keep a stale copy in one cache), and SHA-256 over a 259 KB list with
+/// bodies was a sixth of Galley's CPU per uncached request.
 pub fn etag_of(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    format!("\"{:032x}\"", xxhash_rust::xxh3::xxh3_128(bytes))
 }
 
 /// `If-None-Match` uses the weak comparison (RFC 9110 §13.1.2): `W/` prefixes are ignored.

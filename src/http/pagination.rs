@@ -183,7 +183,16 @@ impl<R> PageRequest<R> {
     /// and the limit. One row more than the limit is fetched to learn whether a next page exists.
     pub fn push_sql(&self, qb: &mut QueryBuilder<Postgres>) {
         if let Start::After(values) = &self.start {
-            // (k1 > v1) or (k1 = v1 and k2 > v2) or …, with < for descending keys.
+            // k1 >= v1 and ((k1 > v1) or (k1 = v1 and k2 > v2) or …), with < for descending
+            // keys. The leading bound is implied by the rest, but only it is a range PostgreSQL
+            // can start an index scan at: with the disjunction alone, page 5,000 of a million
+            // articles read the 100,000 index entries before it.
+            if let (Some((key, desc)), Some(first)) = (self.sort.keys.first(), values.first()) {
+                qb.push(" and ")
+                    .push(key.column)
+                    .push(if *desc { " <= " } else { " >= " });
+                first.clone().push_bind(qb);
+            }
             qb.push(" and (");
             for i in 0..self.sort.keys.len() {
                 if i > 0 {

@@ -115,6 +115,77 @@ async fn the_transition_table_holds_for_every_status_and_action(pool: PgPool) {
     act(&app, &editor, &id, "promote", json!({}))
         .await
         .assert_problem(StatusCode::NOT_FOUND, "not-found");
+    assert_status_totals(&app, &editor).await;
+
+    // Imports (new lines and a status changed by a line) and deletes keep the counts too.
+    let line = |n: u32, status: &str| {
+        format!(
+            "{}\n",
+            json!({"external_id": format!("w-{n}"), "title": format!("Imported {n}"), "status": status})
+        )
+    };
+    let import = |body: String| {
+        app.send(
+            TestApp::request(Method::POST, "/v1/import", Some(&editor))
+                .header(header::CONTENT_TYPE, "application/x-ndjson")
+                .body(Body::from(body))
+                .expect("request"),
+        )
+    };
+    let first = import(line(1, "published") + &line(2, "draft") + &line(3, "draft")).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    let second = import(line(2, "published") + &line(4, "in_review")).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.text());
+    let doomed = article_in(&app, &editor, "published").await;
+    assert_eq!(
+        app.delete(&format!("/v1/articles/{doomed}"), Some(&editor))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_status_totals(&app, &editor).await;
+}
+
+/// `meta.total` of the editors' list, unfiltered and by status (kept counts, migration 0018),
+/// equals a count of the working copies.
+async fn assert_status_totals(app: &TestApp, editor: &str) {
+    let counted: Vec<(String, i64)> =
+        sqlx::query_as("select status, count(*) from articles group by status")
+            .fetch_all(&app.pool)
+            .await
+            .expect("counts");
+    let total_of = |query: String| async move {
+        let list = app
+            .get(
+                &format!("/v1/articles?view=working&limit=1{query}"),
+                Some(editor),
+            )
+            .await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.text());
+        list.json()["meta"]["total"].as_i64().expect("total")
+    };
+    let all: i64 = counted.iter().map(|(_, n)| n).sum();
+    assert_eq!(total_of(String::new()).await, all);
+    for status in ["draft", "in_review", "scheduled", "published", "archived"] {
+        let expected = counted
+            .iter()
+            .find(|(s, _)| s == status)
+            .map_or(0, |(_, n)| *n);
+        assert_eq!(
+            total_of(format!("&status={status}")).await,
+            expected,
+            "{status}"
+        );
+    }
+    let drafts_and_reviews: i64 = counted
+        .iter()
+        .filter(|(s, _)| s == "draft" || s == "in_review")
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(
+        total_of("&status=draft,in_review".to_owned()).await,
+        drafts_and_reviews
+    );
 }
 
 #[sqlx::test]
