@@ -15,7 +15,8 @@ pub use self::{
     live::{Embedded, drop_tag_from_live, put_live, put_live_many, remove_live, rerender_live},
     refs::{RefCache, RefKind, all_cached, missing_images, missing_relations, resolve_refs},
     rows::{
-        ArticleRow, COLUMNS, Key, embeds, find, find_by, find_many_by, page_after, working_page,
+        ArticleRow, COLUMNS, COLUMNS_WITHOUT_BODY, Key, embeds, find, find_by, find_many_by,
+        page_after, working_page,
     },
     write::{insert, insert_many, update, update_many},
 };

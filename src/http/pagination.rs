@@ -182,6 +182,18 @@ impl<R> PageRequest<R> {
     /// Appends the keyset condition (the query so far must end inside a `where`), the order
     /// and the limit. One row more than the limit is fetched to learn whether a next page exists.
     pub fn push_sql(&self, qb: &mut QueryBuilder<Postgres>) {
+        self.push_sql_ordered(qb, false);
+    }
+
+    /// As `push_sql`, for a filter known to match few rows: the first sort key is ordered as
+    /// an expression, which no index provides, so PostgreSQL reads the matches through the
+    /// filter's own index and sorts them, rather than walking the sort key's index past every
+    /// row that does not match.
+    pub fn push_sql_reading_all(&self, qb: &mut QueryBuilder<Postgres>) {
+        self.push_sql_ordered(qb, true);
+    }
+
+    fn push_sql_ordered(&self, qb: &mut QueryBuilder<Postgres>, reading_all: bool) {
         if let Start::After(values) = &self.start {
             // k1 >= v1 and ((k1 > v1) or (k1 = v1 and k2 > v2) or …), with < for descending
             // keys. The leading bound is implied by the rest, but only it is a range PostgreSQL
@@ -220,8 +232,19 @@ impl<R> PageRequest<R> {
             if i > 0 {
                 qb.push(", ");
             }
-            qb.push(key.column)
-                .push(if *desc { " desc" } else { " asc" });
+            // The same values and order, but not the column an index is on.
+            let unindexed = match key.kind {
+                _ if !reading_all || i > 0 => None,
+                KeyKind::Time => Some(" + interval '0 s'"),
+                KeyKind::Text => Some(" || ''"),
+                KeyKind::Int | KeyKind::Float => Some(" + 0"),
+                KeyKind::Uuid => None,
+            };
+            match unindexed {
+                Some(suffix) => qb.push("(").push(key.column).push(suffix).push(")"),
+                None => qb.push(key.column),
+            };
+            qb.push(if *desc { " desc" } else { " asc" });
         }
         qb.push(" limit ").push_bind(self.limit + 1);
         if let Start::Page(page) = self.start {
@@ -523,5 +546,34 @@ mod tests {
         assert_eq!(values[0], KeyValue::Text("松弛感".into()));
         assert!(decode_cursor(&cursor, &sort("-created_at").expect("sort")).is_err());
         assert!(decode_cursor("not base64!", &sort("name").expect("sort")).is_err());
+    }
+
+    fn sql_of(page: &PageRequest<Row>, reading_all: bool) -> String {
+        let mut qb = QueryBuilder::new("select * from t where true");
+        page.push_sql_ordered(&mut qb, reading_all);
+        qb.sql().as_str().to_owned()
+    }
+
+    #[test]
+    fn keysets_start_an_index_range_and_few_matches_are_sorted_instead() {
+        let cursor = encode_cursor(&sort("-created_at").expect("sort"), &Row);
+        let page = PageRequest::new(
+            Some(2),
+            Some(&cursor),
+            None,
+            sort("-created_at").expect("s"),
+        )
+        .expect("page");
+        assert_eq!(
+            sql_of(&page, false),
+            "select * from t where true and t.created_at <= $1 and ((t.created_at < $2) or \
+             (t.created_at = $3 and t.id < $4)) order by t.created_at desc, t.id desc limit $5"
+        );
+        assert!(
+            sql_of(&page, true)
+                .ends_with("order by (t.created_at + interval '0 s') desc, t.id desc limit $5")
+        );
+        let by_name = PageRequest::new(None, None, None, sort("name").expect("sort")).expect("p");
+        assert!(sql_of(&by_name, true).ends_with("order by (t.name || '') asc, t.id asc limit $1"));
     }
 }

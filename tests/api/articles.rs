@@ -924,3 +924,75 @@ async fn tags_and_authors_sort_and_page_by_published_article_count(pool: PgPool)
         .collect();
     assert_eq!(counts, vec![3, 3]);
 }
+
+/// A tag on most articles is paged by walking the newest-first index; a tag on few by reading
+/// its matches and sorting them (`Filters::few`). Both give the same pages: newest first,
+/// every article once, cursors continuing where the page ended, totals from the counts.
+#[sqlx::test]
+async fn tag_pages_are_the_same_whichever_way_they_are_read(pool: PgPool) {
+    let app = TestApp::new(pool);
+    let editor = app.token_for(Role::Editor).await;
+    let mut newest_first = Vec::new();
+    for n in 0..24 {
+        let mut tags = vec![json!({"name": "Music"})];
+        if n % 8 == 0 {
+            tags.push(json!({"name": "Olympics"}));
+        }
+        let article = create(
+            &app,
+            &editor,
+            json!({"title": format!("Story {n}"), "status": "published", "tags": tags}),
+        )
+        .await;
+        newest_first.insert(
+            0,
+            (
+                article["slug"].as_str().expect("slug").to_owned(),
+                n % 8 == 0,
+            ),
+        );
+    }
+    // With pages of 2: Music (24 of 24) is not few, 24² ≥ 24·3; Olympics (3) is, 3² < 24·3.
+    for (tag, expected) in [
+        (
+            "music",
+            newest_first
+                .iter()
+                .map(|(slug, _)| slug.clone())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "olympics",
+            newest_first
+                .iter()
+                .filter(|(_, olympic)| *olympic)
+                .map(|(slug, _)| slug.clone())
+                .collect(),
+        ),
+    ] {
+        let mut seen = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let page = app
+                .get(
+                    &format!("/v1/articles?tag={tag}&limit=2&fields=slug{cursor}"),
+                    None,
+                )
+                .await
+                .json();
+            assert_eq!(page["meta"]["total"], expected.len(), "{tag}");
+            for article in page["data"].as_array().expect("data") {
+                seen.push(article["slug"].as_str().expect("slug").to_owned());
+            }
+            match page["meta"]["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => break,
+            }
+        }
+        assert_eq!(seen, expected, "{tag}");
+    }
+    // A tag on no article is an empty page, not a walk through all of them.
+    let none = app.get("/v1/articles?tag=no-such-tag", None).await.json();
+    assert_eq!(none["data"], json!([]));
+    assert_eq!(none["meta"]["total"], 0);
+}
