@@ -8,7 +8,8 @@
 //! Submodules: `handlers` (one article), `listing` (lists, filters, search), `input` (a request
 //! or import line made into an article), `policy` (who may), `workflow` (actions, scheduler,
 //! preview), `history` (revisions and events), `transfer` (NDJSON import and export), `body`
-//! (blocks, HTML, Markdown, text), `search` (CJK-aware terms), `model` (shapes), `store` (SQL).
+//! (blocks, HTML, Markdown, text), `search` (CJK-aware terms), `model` (shapes), `store` (SQL), `status_counts` (the
+//! editors' totals).
 
 pub mod body;
 mod handlers;
@@ -19,6 +20,7 @@ pub mod model;
 mod policy;
 pub mod search;
 pub mod shape;
+pub mod status_counts;
 pub mod store;
 pub mod transfer;
 pub mod workflow;

@@ -147,8 +147,21 @@ async fn the_transition_table_holds_for_every_status_and_action(pool: PgPool) {
 }
 
 /// `meta.total` of the editors' list, unfiltered and by status (kept counts, migration 0018),
-/// equals a count of the working copies.
+/// equals a count of the working copies, before and after the deltas are folded.
 async fn assert_status_totals(app: &TestApp, editor: &str) {
+    assert_status_totals_now(app, editor).await;
+    galley::articles::status_counts::fold(&app.pool)
+        .await
+        .expect("fold");
+    let rows: i64 = sqlx::query_scalar("select count(*) from article_status_counts")
+        .fetch_one(&app.pool)
+        .await
+        .expect("rows");
+    assert!(rows <= 5, "one row per status after folding, not {rows}");
+    assert_status_totals_now(app, editor).await;
+}
+
+async fn assert_status_totals_now(app: &TestApp, editor: &str) {
     let counted: Vec<(String, i64)> =
         sqlx::query_as("select status, count(*) from articles group by status")
             .fetch_all(&app.pool)
