@@ -302,14 +302,12 @@ impl Filters {
         let live = matches("l");
         self.few = bound.saturating_mul(bound) < live.saturating_mul(page_size + 1);
         let single_tag = self.tags.as_ref().is_some_and(|tags| tags.len() == 1);
-        Ok(
-            (self.given() == 1 && (single_tag || self.author.is_some())).then(|| {
-                match self.author.is_some() {
-                    true => matches("a"),
-                    false => matches("t"),
-                }
-            }),
-        )
+        let maintained = if self.author.is_some() {
+            matches("a")
+        } else {
+            matches("t")
+        };
+        Ok((self.given() == 1 && (single_tag || self.author.is_some())).then_some(maintained))
     }
 
     /// `from … where …` for the view. `a`/`l` stays the alias so sort keys read the same with
