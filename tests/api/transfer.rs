@@ -14,7 +14,13 @@ use crate::{
     images::{file, jpeg, upload},
 };
 
-async fn import(app: &TestApp, token: &str, query: &str, body: impl Into<Body>) -> TestResponse {
+/// `POST /v1/import{query}` with an NDJSON body.
+pub(crate) async fn import(
+    app: &TestApp,
+    token: &str,
+    query: &str,
+    body: impl Into<Body>,
+) -> TestResponse {
     app.send(
         TestApp::request(Method::POST, &format!("/v1/import{query}"), Some(token))
             .header(header::CONTENT_TYPE, "application/x-ndjson")

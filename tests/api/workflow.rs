@@ -13,7 +13,10 @@ use galley::{accounts::role::Role, articles::workflow};
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::{TestApp, TestResponse};
+use crate::{
+    helpers::{TestApp, TestResponse},
+    transfer::import,
+};
 
 async fn draft(app: &TestApp, token: &str, title: &str) -> Value {
     let response = app
@@ -124,17 +127,21 @@ async fn the_transition_table_holds_for_every_status_and_action(pool: PgPool) {
             json!({"external_id": format!("w-{n}"), "title": format!("Imported {n}"), "status": status})
         )
     };
-    let import = |body: String| {
-        app.send(
-            TestApp::request(Method::POST, "/v1/import", Some(&editor))
-                .header(header::CONTENT_TYPE, "application/x-ndjson")
-                .body(Body::from(body))
-                .expect("request"),
-        )
-    };
-    let first = import(line(1, "published") + &line(2, "draft") + &line(3, "draft")).await;
+    let first = import(
+        &app,
+        &editor,
+        "",
+        line(1, "published") + &line(2, "draft") + &line(3, "draft"),
+    )
+    .await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text());
-    let second = import(line(2, "published") + &line(4, "in_review")).await;
+    let second = import(
+        &app,
+        &editor,
+        "",
+        line(2, "published") + &line(4, "in_review"),
+    )
+    .await;
     assert_eq!(second.status, StatusCode::OK, "{}", second.text());
     let doomed = article_in(&app, &editor, "published").await;
     assert_eq!(
