@@ -8,8 +8,7 @@
 //! Submodules: `handlers` (one article), `listing` (lists, filters, search), `input` (a request
 //! or import line made into an article), `policy` (who may), `workflow` (actions, scheduler,
 //! preview), `history` (revisions and events), `transfer` (NDJSON import and export), `body`
-//! (blocks, HTML, Markdown, text), `search` (CJK-aware terms), `model` (shapes), `store` (SQL), `status_counts` (the
-//! editors' totals).
+//! (blocks, HTML, Markdown, text), `search` (CJK-aware terms), `model` (shapes), `store` (SQL).
 
 pub mod body;
 mod handlers;
@@ -20,7 +19,6 @@ pub mod model;
 mod policy;
 pub mod search;
 pub mod shape;
-pub mod status_counts;
 pub mod store;
 pub mod transfer;
 pub mod workflow;

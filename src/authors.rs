@@ -17,6 +17,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::db::kept_counts::row_count;
 use crate::{
     accounts::{
         auth::{Auth, ReadAccess},
@@ -334,7 +335,7 @@ pub async fn list_authors(
             COLUMNS,
             "authors a",
             &search,
-            "select count from row_counts where table_name = 'authors'",
+            row_count!("authors"),
         )
         .await?;
     let signed_in = principal.is_some();

@@ -323,7 +323,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     state.changes.spawn_listener(background);
     crate::webhooks::delivery::spawn(state.clone());
     crate::changes::retention::spawn(state.background.clone(), state.config.changes_retention);
-    crate::articles::status_counts::spawn(state.background.clone());
+    crate::db::kept_counts::spawn(state.background.clone());
     crate::articles::workflow::spawn_scheduler(state.clone(), state.config.scheduler_interval);
     accounts::bootstrap_admin(&state).await?;
     if let Some(metrics_bind) = metrics_bind {

@@ -11,6 +11,7 @@ use sqlx::{
 
 use crate::config::Config;
 
+pub mod kept_counts;
 pub mod notifications;
 mod text_enum;
 pub(crate) use text_enum::text_enum;

@@ -15,6 +15,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::app::AppState;
+use crate::db::kept_counts::row_count;
 use crate::{
     accounts::{
         auth::{Auth, ReadAccess},
@@ -223,13 +224,7 @@ pub async fn list_tags(
     let search = NameSearch { q: query.q };
     let page = params.page_request(SORT_KEYS, "name", &ID_KEY)?;
     let (rows, total) = page
-        .fetch_named(
-            &state.db,
-            COLUMNS,
-            "tags t",
-            &search,
-            "select count from row_counts where table_name = 'tags'",
-        )
+        .fetch_named(&state.db, COLUMNS, "tags t", &search, row_count!("tags"))
         .await?;
     let mut keys = PurgeKeys::list(ObjectType::Tag);
     for tag in &rows {

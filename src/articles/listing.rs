@@ -23,6 +23,7 @@ use super::{
 };
 use crate::app::AppState;
 use crate::changes::{outbox::ObjectType, purge::PurgeKeys};
+use crate::db::kept_counts::row_count;
 use crate::{
     accounts::{auth::ReadAccess, role::Role},
     http::{
@@ -271,7 +272,8 @@ impl Filters {
         let rows: Vec<(String, Option<Uuid>, i64)> = sqlx::query_as(
             "select 't', id, article_count::bigint from tags where slug = any($1) \
              union all select 'a', id, article_count::bigint from authors where slug = $2 \
-             union all select 'l', null, count from row_counts where table_name = 'live_articles'",
+             union all select 'l', null, coalesce(sum(count), 0)::bigint from row_counts \
+             where table_name = 'live_articles'",
         )
         .bind(self.tags.as_deref().unwrap_or_default())
         .bind(self.author.as_deref())
@@ -467,11 +469,9 @@ pub(super) async fn live_total(
         return Ok(total);
     }
     if !filters.any() {
-        return Ok(sqlx::query_scalar(
-            "select count from row_counts where table_name = 'live_articles'",
-        )
-        .fetch_one(&state.db)
-        .await?);
+        return Ok(sqlx::query_scalar(row_count!("live_articles"))
+            .fetch_one(&state.db)
+            .await?);
     }
     Ok(filters.count(&state.db, View::Live).await?)
 }

@@ -154,10 +154,11 @@ async fn the_transition_table_holds_for_every_status_and_action(pool: PgPool) {
 }
 
 /// `meta.total` of the editors' list, unfiltered and by status (kept counts, migration 0018),
-/// equals a count of the working copies, before and after the deltas are folded.
+/// equals a count of the working copies, and the public total the live copies, before and
+/// after the deltas are folded.
 async fn assert_status_totals(app: &TestApp, editor: &str) {
     assert_status_totals_now(app, editor).await;
-    galley::articles::status_counts::fold(&app.pool)
+    galley::db::kept_counts::fold(&app.pool)
         .await
         .expect("fold");
     let rows: i64 = sqlx::query_scalar("select count(*) from article_status_counts")
@@ -165,6 +166,11 @@ async fn assert_status_totals(app: &TestApp, editor: &str) {
         .await
         .expect("rows");
     assert!(rows <= 5, "one row per status after folding, not {rows}");
+    let rows: i64 = sqlx::query_scalar("select count(*) from row_counts")
+        .fetch_one(&app.pool)
+        .await
+        .expect("rows");
+    assert!(rows <= 3, "one row per table after folding, not {rows}");
     assert_status_totals_now(app, editor).await;
 }
 
@@ -206,6 +212,13 @@ async fn assert_status_totals_now(app: &TestApp, editor: &str) {
         total_of("&status=draft,in_review".to_owned()).await,
         drafts_and_reviews
     );
+    // The public total, kept in `row_counts` the same way (migration 0019).
+    let live: i64 = sqlx::query_scalar("select count(*) from live_articles")
+        .fetch_one(&app.pool)
+        .await
+        .expect("live");
+    let public = app.get("/v1/articles?limit=1", None).await;
+    assert_eq!(public.json()["meta"]["total"].as_i64(), Some(live));
 }
 
 #[sqlx::test]

@@ -205,20 +205,28 @@ impl CountDeltas {
         }
     }
 
-    /// One statement per table; rows are updated in id order (the maps are sorted), so two
-    /// imports touching the same tags cannot deadlock on them.
+    /// One statement per table, locking the rows in id order first, so two batches touching
+    /// the same tags cannot deadlock on them: the join alone locks them in whatever order its
+    /// plan reads them, and batches side by side did deadlock once nothing earlier in their
+    /// transactions made them take turns.
     pub async fn apply(self, tx: &mut PgConnection) -> sqlx::Result<()> {
+        macro_rules! add_counts {
+            ($table:literal) => {
+                concat!(
+                    "with locked as materialized (select id from ",
+                    $table,
+                    " where id = any($1) order by id for no key update) \
+                     update ",
+                    $table,
+                    " t set article_count = t.article_count + d.n \
+                     from unnest($1::uuid[], $2::int[]) as d(id, n) join locked using (id) \
+                     where t.id = d.id"
+                )
+            };
+        }
         for (sql, deltas) in [
-            (
-                "update authors t set article_count = t.article_count + d.n \
-                 from unnest($1::uuid[], $2::int[]) as d(id, n) where t.id = d.id",
-                self.authors,
-            ),
-            (
-                "update tags t set article_count = t.article_count + d.n \
-                 from unnest($1::uuid[], $2::int[]) as d(id, n) where t.id = d.id",
-                self.tags,
-            ),
+            (add_counts!("authors"), self.authors),
+            (add_counts!("tags"), self.tags),
         ] {
             let (ids, by): (Vec<Uuid>, Vec<i32>) =
                 deltas.into_iter().filter(|(_, n)| *n != 0).unzip();
