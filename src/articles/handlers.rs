@@ -183,15 +183,15 @@ pub async fn get_article(
     key: IdOrSlug,
     ApiQuery(query): ApiQuery<GetArticleQuery>,
 ) -> ApiResult<Response> {
+    let shape = Shape::parse(query.fields.as_deref(), query.include.as_deref(), false)?;
     if let Some(token) = &query.preview_token {
         if query.view.is_some() {
             return Err(ApiError::bad_request(
                 "preview_token reads the working copy; leave out view",
             ));
         }
-        return workflow::read_preview(&state, &key, token).await;
+        return workflow::read_preview(&state, &key, token, &shape).await;
     }
-    let shape = Shape::parse(query.fields.as_deref(), query.include.as_deref(), false)?;
     if principal.is_none() && !state.config.public_read {
         return Err(ApiError::Unauthorized(
             "this server requires a token for every read",
@@ -221,16 +221,7 @@ pub async fn get_article(
                 .await?
                 .ok_or(ApiError::NotFound)?;
             let article = present(&mut conn, &state, &data).await?;
-            if shape.is_stored() {
-                return workflow::article_response(StatusCode::OK, &article);
-            }
-            let json = serde_json::to_string(&article).map_err(|e| ApiError::Internal(e.into()))?;
-            workflow::article_bytes_response(
-                StatusCode::OK,
-                article.id,
-                article.version,
-                shape.apply(&json)?.into_bytes(),
-            )
+            workflow::shaped_article_response(&article, &shape)
         }
     }
 }

@@ -139,6 +139,23 @@ pub fn article_response(status: StatusCode, article: &Article) -> ApiResult<Resp
     article_bytes_response(status, article.id, article.version, bytes)
 }
 
+/// A working copy in the `fields`/`include` shape asked for (`200`).
+pub(super) fn shaped_article_response(
+    article: &Article,
+    shape: &super::shape::Shape,
+) -> ApiResult<Response> {
+    if shape.is_stored() {
+        return article_response(StatusCode::OK, article);
+    }
+    let json = serde_json::to_string(article).map_err(|e| ApiError::Internal(e.into()))?;
+    article_bytes_response(
+        StatusCode::OK,
+        article.id,
+        article.version,
+        shape.apply(&json)?.into_bytes(),
+    )
+}
+
 /// A working copy already serialised (whole, or cut to a fieldset): its ETag names the version
 /// (so `If-Match` with it works for writes) and hashes these bytes (so two shapes differ).
 pub fn article_bytes_response(
@@ -453,9 +470,14 @@ pub async fn create_preview(
     ))
 }
 
-/// The working copy a preview token opens: `401` when the token is unknown or expired, `404`
-/// when it belongs to another article.
-pub async fn read_preview(state: &AppState, key: &IdOrSlug, token: &str) -> ApiResult<Response> {
+/// The working copy a preview token opens, in `shape`: `401` when the token is unknown or
+/// expired, `404` when it belongs to another article.
+pub(super) async fn read_preview(
+    state: &AppState,
+    key: &IdOrSlug,
+    token: &str,
+    shape: &super::shape::Shape,
+) -> ApiResult<Response> {
     let article_id: Option<Uuid> = sqlx::query_scalar(
         "select article_id from preview_tokens where token_hash = $1 and expires_at > now()",
     )
@@ -471,7 +493,7 @@ pub async fn read_preview(state: &AppState, key: &IdOrSlug, token: &str) -> ApiR
         .filter(|data| data.id == article_id)
         .ok_or(ApiError::NotFound)?;
     let article = present(&mut conn, state, &data).await?;
-    let mut response = article_response(StatusCode::OK, &article)?;
+    let mut response = shaped_article_response(&article, shape)?;
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),

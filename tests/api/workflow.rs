@@ -914,6 +914,24 @@ async fn a_preview_token_opens_one_working_copy_for_a_while(pool: PgPool) {
         app.get(&format!("/v1/articles/{id}"), None).await.status,
         StatusCode::NOT_FOUND
     );
+    // A fieldset shapes a preview as it shapes any read, and is checked the same way.
+    let card = app
+        .get(&format!("{url}&fields=title,body_text"), None)
+        .await;
+    assert_eq!(card.status, StatusCode::OK, "{}", card.text());
+    let card = card.json();
+    let mut members: Vec<&str> = card
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    members.sort_unstable();
+    assert_eq!(members, ["body_text", "id", "title"], "{card}");
+    assert_eq!(card["title"], "Preview me");
+    app.get(&format!("{url}&fields=title,password"), None)
+        .await
+        .assert_problem(StatusCode::BAD_REQUEST, "bad-request");
     // It opens nothing else.
     app.get(&format!("/v1/articles/{other}?preview_token={token}"), None)
         .await
