@@ -223,6 +223,14 @@ export async function libraryAndAdministration({ adminToken, people, editor }) {
     await admin.getByRole('button', { name: 'Disable lil.cany@example.com' }).click();
     await admin.getByRole('button', { name: 'Enable lil.cany@example.com' }).waitFor();
     await shot(admin, '18-users');
+    // 120 more accounts were seeded (staff-001… sort after everyone else): a hundred at first,
+    // the rest on asking.
+    await admin.getByText(/^The first 100 of \d+ users, by email\./).waitFor();
+    check(!(await admin.getByRole('cell', { name: 'staff-120@example.org', exact: true }).isVisible()), 'all users on the first page');
+    await admin.getByRole('button', { name: 'Show more users' }).click();
+    await admin.getByRole('cell', { name: 'staff-120@example.org', exact: true }).waitFor();
+    check((await admin.locator('tbody tr').count()) > 120, 'the next page did not add its rows');
+    check(!(await admin.getByRole('button', { name: 'Show more users' }).isVisible()), 'more after the last page');
     const users = (await api('GET', '/v1/users?limit=100', { token: adminToken })).json.data;
     const made = users.find((u) => u.email === 'lil.cany@example.com');
     check(made?.role === 'author' && made.disabled === true, JSON.stringify(made));

@@ -61,6 +61,21 @@ async fn the_admin_passes_its_unit_and_browser_tests(pool: PgPool) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    if ready {
+        // More accounts than the Users page shows at once (a hundred), so that its "Show more
+        // users" is exercised; they sort after every account the e2e makes, and none can sign
+        // in. Added once the server is up: with any account there, it would not have created
+        // the bootstrap admin.
+        sqlx::query(
+            "insert into users (id, email, name, role, password_hash, disabled) \
+             select gen_random_uuid(), format('staff-%s@example.org', lpad(n::text, 3, '0')), \
+                    format('Staff %s', n), 'contributor', 'not a password hash', true \
+             from generate_series(1, 120) n",
+        )
+        .execute(&pool)
+        .await
+        .expect("seed users");
+    }
     let result = std::panic::catch_unwind(|| {
         assert!(ready, "galley serve did not become ready");
         run(

@@ -13,7 +13,24 @@ export const ROLES: Role[] = ['reader', 'contributor', 'author', 'editor', 'admi
 
 export default function Users() {
   const me = useUser();
-  const users = useLoad(() => call(api.GET('/v1/users', { params: { query: { limit: 100, sort: 'email' } } })), []);
+  // By email, a hundred at a time; "Show more users" appends the next hundred.
+  const page = (cursor?: string) =>
+    call(api.GET('/v1/users', { params: { query: { limit: 100, sort: 'email', ...(cursor ? { cursor } : {}) } } }));
+  const users = useLoad(() => page(), []);
+  const [more, setMore] = useState<{ loading: boolean; error: ApiError | null }>({ loading: false, error: null });
+  const showMore = async () => {
+    const shown = users.data;
+    const cursor = shown?.meta.next_cursor;
+    if (!shown || !cursor) return;
+    setMore({ loading: true, error: null });
+    try {
+      const next = await page(cursor);
+      users.set({ ...next, data: [...shown.data, ...next.data] });
+      setMore({ loading: false, error: null });
+    } catch (err) {
+      setMore({ loading: false, error: asApiError(err) });
+    }
+  };
   const [created, setCreated] = useState<string | null>(null);
   const [createError, setCreateError] = useState<ApiError | null>(null);
   const [rowError, setRowError] = useState<{ id: string; error: ApiError } | null>(null);
@@ -129,8 +146,16 @@ export default function Users() {
           </tbody>
         </table>
         {users.data && users.data.meta.total > users.data.data.length && (
-          <p className="muted">The first {users.data.data.length} of {users.data.meta.total} users, by email.</p>
+          <p className="muted">
+            The first {users.data.data.length} of {users.data.meta.total} users, by email.{' '}
+            {users.data.meta.next_cursor && (
+              <button type="button" disabled={more.loading} onClick={() => void showMore()}>
+                Show more users
+              </button>
+            )}
+          </p>
         )}
+        {more.error && <ErrorNotice error={more.error} onRetry={() => void showMore()} />}
       </div>
     </section>
   );
