@@ -9,8 +9,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let [width, height, seed, out] = args.as_slice() else {
         return Err("usage: bench_photo WIDTH HEIGHT SEED OUT.jpg".into());
     };
-    let (width, height, mut state): (u32, u32, u64) =
-        (width.parse()?, height.parse()?, seed.parse::<u64>()? | 1);
+    let (width, height, seed): (u32, u32, u64) = (width.parse()?, height.parse()?, seed.parse()?);
+    // xorshift needs a state that is not zero; `seed | 1` gave seeds 2k and 2k+1 the same
+    // picture (which Galley's sha256 dedup then stored once). splitmix64 spreads each seed over
+    // all 64 bits first.
+    let mut state = {
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        (z ^ (z >> 31)).max(1)
+    };
     let mut pixels = Vec::with_capacity(width as usize * height as usize * 3);
     for y in 0..height {
         for x in 0..width {
