@@ -269,12 +269,13 @@ impl Filters {
             return Ok(None);
         }
         // (kind, id, live articles): 't' a tag, 'a' the author, 'l' every live article.
-        let rows: Vec<(String, Option<Uuid>, i64)> = sqlx::query_as(
+        let rows: Vec<(String, Option<Uuid>, i64)> = sqlx::query_as(concat!(
             "select 't', id, article_count::bigint from tags where slug = any($1) \
              union all select 'a', id, article_count::bigint from authors where slug = $2 \
-             union all select 'l', null, coalesce(sum(count), 0)::bigint from row_counts \
-             where table_name = 'live_articles'",
-        )
+             union all select 'l', null, (",
+            row_count!("live_articles"),
+            ")"
+        ))
         .bind(self.tags.as_deref().unwrap_or_default())
         .bind(self.author.as_deref())
         .fetch_all(db)
